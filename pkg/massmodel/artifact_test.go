@@ -153,7 +153,11 @@ func TestCorruptArtifactsAreRefused(t *testing.T) {
 		{"version does not name hash", edit(func(c *Artifact) { c.Version = c.Version[:17] + "000000000000" }), "does not name its content hash"},
 		{"wrong model", edit(func(c *Artifact) { c.Name = "iris" }), "for model \"iris\""},
 		{"missing coefficient", edit(func(c *Artifact) { c.Coefficients = c.Coefficients[:4] }), "4 coefficients"},
-		{"no golden", edit(func(c *Artifact) { c.Golden = nil; c.ContentSHA256 = c.digest(); c.Version = c.Version[:17] + c.ContentSHA256[:12] }), "no golden example"},
+		{"no golden", edit(func(c *Artifact) {
+			c.Golden = nil
+			c.ContentSHA256 = c.digest()
+			c.Version = c.Version[:17] + c.ContentSHA256[:12]
+		}), "no golden example"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,64 @@
+# Everything CI does, reproducible locally. Run `make help` for the list.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+MODULES   := pkg services/model
+PKGS      := ./pkg/... ./services/model/...
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERSION) -X github.com/palmerops/penguins/pkg/buildinfo.Commit=$(COMMIT)
+FUZZTIME  ?= 10s
+BIN       := bin
+
+.PHONY: help run build test unit fuzz lint fmt-check vet staticcheck modules generate bench perf clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run the model service on :8080, trained from the embedded data
+	go run ./services/model
+
+build: ## build static binaries into bin/
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/model-service ./services/model
+
+test: lint modules unit fuzz ## everything CI checks: lint, per-module builds, race tests, a short fuzz run
+
+unit: ## go test -race for every module
+	go test -race -count=1 $(PKGS)
+
+fuzz: ## fuzz the /predict decoder briefly (FUZZTIME=10s)
+	go test ./services/model/internal/api -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+lint: fmt-check vet staticcheck ## gofmt, go vet, staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l pkg services); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	go vet $(PKGS)
+
+staticcheck:
+	go tool staticcheck $(PKGS)
+
+modules: ## every module builds and vets on its own, outside the workspace
+	@for m in $(MODULES); do echo "GOWORK=off: $$m"; (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
+
+generate: ## regenerate generated files (templ, when the frontend lands)
+	go generate ./pkg/... ./services/...
+
+bench: ## benchmarks with -benchmem, figures and ratios against targets and the in-run baseline
+	@mkdir -p out
+	go test ./pkg/massmodel -run '^$$' -bench 'Predict$$|Interval$$' -benchmem -count 3 | tee out/bench-model.txt
+	go test ./services/model/internal/api -run '^$$' -bench . -benchmem -count 3 | tee out/bench-api.txt
+	@awk -f .ci/benchreport.awk out/bench-model.txt out/bench-api.txt
+	@$(MAKE) --no-print-directory perf
+
+perf: build ## resident memory of an idle model service (target < 30 MB)
+	@addr=127.0.0.1:18080; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 100); do $(BIN)/model-service healthcheck -url http://$$addr/readyz >/dev/null 2>&1 && break; sleep 0.05; done; \
+	sleep 2; rss=$$(awk '/VmRSS/ {print $$2}' /proc/$$pid/status); \
+	awk -v r=$$rss 'BEGIN { printf "idle RSS: %.1f MB (target < 30 MB: %s, %.2fx of target)\n", r/1024, (r/1024 < 30 ? "met" : "MISSED"), r/1024/30 }'
+
+clean:
+	rm -rf $(BIN) out

@@ -1,0 +1,108 @@
+// Package service holds what both services share around their handlers:
+// configuration from the environment, logging, request ids and access logs,
+// HTTP metrics, graceful serving and the healthcheck probe.
+package service
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// LoadConfig fills cfg (a pointer to a struct whose fields all carry an
+// `envconfig:"NAME"` tag) from PREFIX_NAME variables. A malformed value, a
+// missing required one, or a PREFIX_ variable that names no field is an
+// error that names the variable.
+func LoadConfig(prefix string, cfg any) error {
+	if err := envconfig.Process(prefix, cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	known := map[string]bool{}
+	for _, f := range fields(cfg) {
+		known[prefix+"_"+f.Tag.Get("envconfig")] = true
+	}
+	var unknown []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, prefix+"_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		names := make([]string, 0, len(known))
+		for k := range known {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("config: unknown variable %s (misspelt? known: %s)", strings.Join(unknown, ", "), strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// ConfigFields returns cfg's values keyed by variable name, for logging.
+// Fields tagged `secret:"true"` are masked when set.
+func ConfigFields(prefix string, cfg any) map[string]string {
+	out := map[string]string{}
+	v := reflect.Indirect(reflect.ValueOf(cfg))
+	for _, f := range fields(cfg) {
+		val := fmt.Sprint(v.FieldByIndex(f.Index).Interface())
+		if f.Tag.Get("secret") == "true" && val != "" {
+			val = "****"
+		}
+		out[prefix+"_"+f.Tag.Get("envconfig")] = val
+	}
+	return out
+}
+
+func fields(cfg any) []reflect.StructField {
+	t := reflect.Indirect(reflect.ValueOf(cfg)).Type()
+	var out []reflect.StructField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Tag.Get("envconfig") == "" {
+			panic(fmt.Sprintf("service: config field %s has no envconfig tag", f.Name))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// ByteSize is a size in bytes that parses "512", "64KiB", "8MiB" or "1GiB".
+type ByteSize int64
+
+// Decode implements envconfig.Decoder.
+func (b *ByteSize) Decode(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
+	s = strings.TrimSpace(s)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			var n int64
+			if _, err := fmt.Sscan(num, &n); err != nil || n <= 0 || fmt.Sprint(n) != strings.TrimSpace(num) {
+				return fmt.Errorf("want a positive size such as 512KiB or 8MiB, got %q", s)
+			}
+			*b = ByteSize(n * u.mult)
+			return nil
+		}
+	}
+	return fmt.Errorf("want a positive size such as 512KiB or 8MiB, got %q", s)
+}
+
+func (b ByteSize) String() string {
+	switch {
+	case b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return fmt.Sprintf("%dB", int64(b))
+}

@@ -1,0 +1,146 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// HeaderRequestID carries the id that follows a request through both
+// services' logs.
+const HeaderRequestID = "X-Request-ID"
+
+type ctxKey struct{}
+
+// RequestID returns the request id of c ("" outside Observe).
+func RequestID(c echo.Context) string { return RequestIDFrom(c.Request().Context()) }
+
+// RequestIDFrom returns the request id carried by ctx, if any.
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// WithRequestID returns ctx carrying id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// validRequestID accepts ids a client may reasonably send (UUIDs, trace
+// ids) and nothing that could forge log lines or bloat them.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID returns a random 128-bit id in hex.
+func NewRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// HTTPMetrics are the request counters and latency histograms by route,
+// method and status code.
+type HTTPMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	inflight prometheus.Gauge
+}
+
+// NewHTTPMetrics registers the HTTP metrics with reg.
+func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
+	m := &HTTPMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total", Help: "HTTP requests served, by route template, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "http_request_duration_seconds", Help: "HTTP request latency, by route template, method and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "code"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_requests_in_flight", Help: "HTTP requests being served.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.inflight)
+	return m
+}
+
+// Observe is the one middleware both services wrap every request in: it
+// assigns the request id (honouring a valid incoming X-Request-ID and
+// echoing it), turns a panic into a 500, hands errors to Echo's error
+// handler, counts and times the request, and writes one access-log line.
+func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			start := time.Now()
+			req := c.Request()
+			id := req.Header.Get(HeaderRequestID)
+			if !validRequestID(id) {
+				id = NewRequestID()
+			}
+			c.Response().Header().Set(HeaderRequestID, id)
+			c.SetRequest(req.WithContext(WithRequestID(req.Context(), id)))
+			m.inflight.Inc()
+			defer m.inflight.Dec()
+
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						log.Error("panic", zap.String("request_id", id), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+						err = fmt.Errorf("panic: %v", r)
+					}
+				}()
+				err = next(c)
+			}()
+			if err != nil {
+				c.Error(err) // writes the response through the HTTPErrorHandler
+			}
+
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			status := c.Response().Status
+			code := strconv.Itoa(status)
+			elapsed := time.Since(start)
+			m.requests.WithLabelValues(route, req.Method, code).Inc()
+			m.latency.WithLabelValues(route, req.Method, code).Observe(elapsed.Seconds())
+			lvl := zap.InfoLevel
+			if status >= http.StatusInternalServerError {
+				lvl = zap.ErrorLevel
+			}
+			if ce := log.Check(lvl, "request"); ce != nil {
+				ce.Write(
+					zap.String("request_id", id),
+					zap.String("method", req.Method),
+					zap.String("route", route),
+					zap.String("uri", req.RequestURI),
+					zap.Int("status", status),
+					zap.Duration("latency_ms", elapsed),
+					zap.Int64("bytes_in", req.ContentLength),
+					zap.Int64("bytes_out", c.Response().Size),
+					zap.String("remote", c.RealIP()),
+				)
+			}
+			return nil
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/service"
+)
+
+// Config is the model service's configuration, read once from MODEL_*
+// environment variables.
+type Config struct {
+	Addr     string        `envconfig:"ADDR" default:":8080"`
+	Env      string        `envconfig:"ENV" default:"dev"`
+	LogLevel zapcore.Level `envconfig:"LOG_LEVEL" default:"info"`
+
+	// Store is the model store directory; empty means train from DataPath
+	// (or the embedded data) at start-up.
+	Store string `envconfig:"STORE"`
+	// Version pins the served version; empty means the newest in Store.
+	Version string `envconfig:"VERSION"`
+	// DataPath is a CSV file to train from at start-up when Store is empty.
+	DataPath string `envconfig:"DATA_PATH"`
+
+	MaxBodyBytes service.ByteSize `envconfig:"MAX_BODY_BYTES" default:"8MiB"`
+	MaxRows      int              `envconfig:"MAX_ROWS" default:"100000"`
+
+	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
+	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"30s"`
+	WriteTimeout      time.Duration `envconfig:"WRITE_TIMEOUT" default:"30s"`
+	IdleTimeout       time.Duration `envconfig:"IDLE_TIMEOUT" default:"120s"`
+	// ShutdownTimeout bounds the drain on SIGTERM; keep it below the
+	// orchestrator's grace period (compose stop_grace_period, k8s
+	// terminationGracePeriodSeconds).
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+}
+
+const envPrefix = "MODEL"
+
+func loadConfig() (Config, error) {
+	var c Config
+	if err := service.LoadConfig(envPrefix, &c); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	switch c.Env {
+	case "dev", "staging", "prod":
+	default:
+		bad("ENV", "want dev, staging or prod, got %q", c.Env)
+	}
+	if c.Version != "" {
+		if c.Store == "" {
+			bad("VERSION", "pins a version but MODEL_STORE is not set")
+		}
+		if !massmodel.ValidVersion(c.Version) {
+			bad("VERSION", "%q is not a version id such as 20260101T120000Z-0123456789ab", c.Version)
+		}
+	}
+	if c.Store != "" && c.DataPath != "" {
+		bad("DATA_PATH", "is only used without MODEL_STORE; set one of them")
+	}
+	if c.MaxRows < 1 {
+		bad("MAX_ROWS", "want at least 1, got %d", c.MaxRows)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("MAX_BODY_BYTES", "want at least 1KiB, got %s", c.MaxBodyBytes)
+	}
+	for name, d := range map[string]time.Duration{
+		"READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout,
+		"WRITE_TIMEOUT": c.WriteTimeout, "IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(name, "want a positive duration such as 10s, got %s", d)
+		}
+	}
+	return errors.Join(errs...)
+}

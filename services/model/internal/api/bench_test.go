@@ -1,0 +1,119 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/palmerops/penguins/pkg/buildinfo"
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/penguins"
+)
+
+// batchBody returns n records in the one-hot form the book's client sends,
+// cycling through species, sexes and bill lengths.
+func batchBody(n int) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"bill_length_mm":%.1f,"species_Chinstrap":%t,"species_Gentoo":%t,"sex_male":%t}`,
+			35+float64(i%200)/10, i%3 == 1, i%3 == 2, i%2 == 0)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+// benchServer is a ready server whose logs are encoded as in production
+// (JSON) and discarded.
+func benchServer(b *testing.B) *Server {
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zapcore.InfoLevel)
+	srv, err := New(zap.New(core), Limits{MaxBodyBytes: 64 << 20, MaxRows: 100000}, buildinfo.Info{Version: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, m, err := massmodel.TrainFrom(context.Background(), penguins.Embedded{}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.SetModel(a, m, "bench", false); err != nil {
+		b.Fatal(err)
+	}
+	return srv
+}
+
+// BenchmarkPredictHandler measures POST /predict end to end in process:
+// routing, middleware (request id, metrics, access log), body read,
+// decode, validate, predict and encode.
+func BenchmarkPredictHandler(b *testing.B) {
+	for _, rows := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			srv := benchServer(b)
+			h := srv.Handler()
+			body := batchBody(rows)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.RemoteAddr = "127.0.0.1:40000"
+				req.RequestURI = "/predict"
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkBaselineStdlib10k is the baseline the handler is compared with
+// in the same run: the same 10,000 records through encoding/json (decode
+// into structs, predict, encode), with no HTTP, validation or logging.
+func BenchmarkBaselineStdlib10k(b *testing.B) {
+	_, m, err := massmodel.TrainFrom(context.Background(), penguins.Embedded{}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := batchBody(10000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var recs []modelapi.OneHotRecord
+		if err := json.Unmarshal(body, &recs); err != nil {
+			b.Fatal(err)
+		}
+		out := modelapi.PredictResponse{Predict: make([]float64, len(recs))}
+		for i, r := range recs {
+			in := massmodel.Input{BillLengthMM: r.BillLengthMM, Species: penguins.Adelie, Sex: penguins.Female}
+			if r.SpeciesChinstrap {
+				in.Species = penguins.Chinstrap
+			} else if r.SpeciesGentoo {
+				in.Species = penguins.Gentoo
+			}
+			if r.SexMale {
+				in.Sex = penguins.Male
+			}
+			out.Predict[i] = m.Predict(in)
+		}
+		if _, err := json.Marshal(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(10000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

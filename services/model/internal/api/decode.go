@@ -1,0 +1,375 @@
+package api
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/penguins"
+)
+
+// maxListedErrors caps the field errors listed in one problem response; the
+// detail still gives the total.
+const maxListedErrors = 100
+
+// Field names of the two record forms.
+const (
+	fBill      = "bill_length_mm"
+	fSpecies   = "species"
+	fSex       = "sex"
+	fChinstrap = "species_Chinstrap"
+	fGentoo    = "species_Gentoo"
+	fMale      = "sex_male"
+)
+
+var (
+	rawFields    = []string{fBill, fSpecies, fSex}
+	oneHotFields = []string{fBill, fChinstrap, fGentoo, fMale}
+	knownFields  = "bill_length_mm, species, sex (raw form) or bill_length_mm, species_Chinstrap, species_Gentoo, sex_male (one-hot form)"
+)
+
+// syntaxError is a body that is not JSON at all (a 400).
+type syntaxError struct{ msg string }
+
+func (e *syntaxError) Error() string { return e.msg }
+
+// invalidInput is valid JSON with invalid values (a 422). It lists up to
+// maxListedErrors field errors and counts them all.
+type invalidInput struct {
+	errs  []modelapi.FieldError
+	total int
+	rows  int // records with at least one error
+}
+
+func (e *invalidInput) Error() string {
+	return fmt.Sprintf("%d invalid field(s) in %d record(s)", e.total, e.rows)
+}
+
+func (e *invalidInput) add(fe modelapi.FieldError) {
+	e.total++
+	if len(e.errs) < maxListedErrors {
+		e.errs = append(e.errs, fe)
+	}
+}
+
+// decoder turns a /predict body into model inputs. It is not safe for
+// concurrent use; the handler pools them.
+type decoder struct {
+	p      fastjson.Parser
+	inv    invalidInput
+	inputs []massmodel.Input // reused across requests
+
+	// State of the record being decoded, read by visit.
+	row     int  // index of the record in the array
+	inArray bool // false for a lone object
+	rec     record
+	visit   func(key []byte, v *fastjson.Value) // d.visitField, bound once
+}
+
+type record struct {
+	bill                        float64
+	species                     penguins.Species
+	sex                         penguins.Sex
+	chin, gentoo, male          bool
+	hasBill, hasSpecies, hasSex bool
+	hasChin, hasGentoo, hasMale bool
+	bad                         bool
+}
+
+func newDecoder() *decoder {
+	d := &decoder{}
+	d.visit = d.visitField
+	return d
+}
+
+// decode parses body, a JSON record or array of records, appending the
+// inputs to dst. It returns a *syntaxError for malformed JSON and an
+// *invalidInput listing every bad field otherwise; on error the returned
+// slice is meaningless.
+func (d *decoder) decode(body []byte, maxRows int, dst []massmodel.Input) ([]massmodel.Input, error) {
+	d.inv = invalidInput{}
+	if err := fastjson.ValidateBytes(body); err != nil {
+		return dst, &syntaxError{msg: "malformed JSON: " + strings.TrimPrefix(err.Error(), "cannot parse JSON: ")}
+	}
+	v, err := d.p.ParseBytes(body)
+	if err != nil {
+		return dst, &syntaxError{msg: "malformed JSON: " + err.Error()}
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		d.inArray = false
+		if in, ok := d.record(v); ok {
+			dst = append(dst, in)
+		}
+	case fastjson.TypeArray:
+		arr, _ := v.Array()
+		if len(arr) == 0 {
+			d.inv.add(modelapi.FieldError{Pointer: "", Detail: "empty array", Expected: "at least one record"})
+			break
+		}
+		if len(arr) > maxRows {
+			d.inv.add(modelapi.FieldError{Pointer: "", Detail: fmt.Sprintf("%d records", len(arr)), Expected: fmt.Sprintf("at most %d records per request (MODEL_MAX_ROWS)", maxRows)})
+			break
+		}
+		for i, rv := range arr {
+			d.row, d.inArray = i, true
+			if rv.Type() != fastjson.TypeObject {
+				d.fail(d.prefix(), "got "+describe(rv), "a record object", nil)
+				d.inv.rows++
+				continue
+			}
+			if in, ok := d.record(rv); ok {
+				dst = append(dst, in)
+			}
+		}
+	default:
+		d.inv.add(modelapi.FieldError{Pointer: "", Detail: "got " + describe(v), Expected: "a record object or an array of record objects"})
+	}
+	if d.inv.total > 0 {
+		// fastjson lets raw control characters inside strings through.
+		// Only a string the model does not know can hold one (field names
+		// and levels are fixed), so the scan is needed on this path only.
+		if off := controlInString(body); off >= 0 {
+			return dst, &syntaxError{msg: fmt.Sprintf("malformed JSON: unescaped control character 0x%02x in a string at byte %d", body[off], off)}
+		}
+		inv := d.inv
+		return dst, &inv
+	}
+	return dst, nil
+}
+
+// controlInString returns the offset of the first raw control character
+// inside a string of the (otherwise valid) JSON b, or -1. JSON forbids them;
+// fastjson's validator lets them through.
+func controlInString(b []byte) int {
+	in := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case !in:
+			in = c == '"'
+		case c == '\\':
+			i++ // the escaped byte cannot end the string
+		case c == '"':
+			in = false
+		case c < 0x20:
+			return i
+		}
+	}
+	return -1
+}
+
+// record decodes one object; ok is false when it had errors (recorded).
+func (d *decoder) record(v *fastjson.Value) (massmodel.Input, bool) {
+	d.rec = record{}
+	o, _ := v.Object()
+	o.Visit(d.visit)
+	r := &d.rec
+	raw := r.hasSpecies || r.hasSex
+	hot := r.hasChin || r.hasGentoo || r.hasMale
+	switch {
+	case raw && hot:
+		d.fail(d.prefix(), "the record mixes the raw form (species, sex) with the one-hot form (species_Chinstrap, species_Gentoo, sex_male)", "one form per record", nil)
+	case hot:
+		d.requireAll(oneHotFields, []bool{r.hasBill, r.hasChin, r.hasGentoo, r.hasMale})
+		if r.chin && r.gentoo {
+			d.fail(d.prefix(), "species_Chinstrap and species_Gentoo are both true", "at most one species indicator true (both false means Adelie)", nil)
+		}
+	default:
+		d.requireAll(rawFields, []bool{r.hasBill, r.hasSpecies, r.hasSex})
+	}
+	if r.bad {
+		d.inv.rows++
+		return massmodel.Input{}, false
+	}
+	in := massmodel.Input{BillLengthMM: r.bill, Species: r.species, Sex: r.sex}
+	if hot {
+		in.Species = penguins.Adelie
+		if r.chin {
+			in.Species = penguins.Chinstrap
+		} else if r.gentoo {
+			in.Species = penguins.Gentoo
+		}
+		in.Sex = penguins.Female
+		if r.male {
+			in.Sex = penguins.Male
+		}
+	}
+	return in, true
+}
+
+func (d *decoder) requireAll(names []string, present []bool) {
+	for i, ok := range present {
+		if !ok {
+			d.fail(d.field(names[i]), "missing", expectation(names[i]), allowed(names[i]))
+		}
+	}
+}
+
+// visitField handles one key of the current record.
+func (d *decoder) visitField(key []byte, v *fastjson.Value) {
+	r := &d.rec
+	switch string(key) {
+	case fBill:
+		if d.dup(&r.hasBill, fBill) {
+			return
+		}
+		if v.Type() != fastjson.TypeNumber {
+			d.fail(d.field(fBill), "got "+describe(v), "a number (millimetres)", nil)
+			return
+		}
+		x, err := v.Float64()
+		if err != nil {
+			d.fail(d.field(fBill), "not a number", "a number (millimetres)", nil)
+			return
+		}
+		if why := massmodel.CheckBillLength(x); why != "" {
+			d.fail(d.field(fBill), "got "+strconv.FormatFloat(x, 'g', -1, 64), why, nil)
+			return
+		}
+		r.bill = x
+	case fSpecies:
+		if d.dup(&r.hasSpecies, fSpecies) {
+			return
+		}
+		s, ok := d.str(v, fSpecies)
+		if !ok {
+			return
+		}
+		if r.species, ok = penguins.ParseSpecies(s); !ok {
+			d.fail(d.field(fSpecies), fmt.Sprintf("unknown species %q", s), expectation(fSpecies), allowed(fSpecies))
+		}
+	case fSex:
+		if d.dup(&r.hasSex, fSex) {
+			return
+		}
+		s, ok := d.str(v, fSex)
+		if !ok {
+			return
+		}
+		if r.sex, ok = penguins.ParseSex(s); !ok {
+			d.fail(d.field(fSex), fmt.Sprintf("unknown sex %q", s), expectation(fSex), allowed(fSex))
+		}
+	case fChinstrap:
+		if !d.dup(&r.hasChin, fChinstrap) {
+			r.chin = d.flag(v, fChinstrap)
+		}
+	case fGentoo:
+		if !d.dup(&r.hasGentoo, fGentoo) {
+			r.gentoo = d.flag(v, fGentoo)
+		}
+	case fMale:
+		if !d.dup(&r.hasMale, fMale) {
+			r.male = d.flag(v, fMale)
+		}
+	default:
+		d.fail(d.prefix()+"/"+escapePointer(string(key)), fmt.Sprintf("unknown field %q", key), "only the fields "+knownFields, nil)
+	}
+}
+
+func (d *decoder) dup(seen *bool, name string) bool {
+	if *seen {
+		d.fail(d.field(name), "duplicate field", "each field at most once", nil)
+		return true
+	}
+	*seen = true
+	return false
+}
+
+func (d *decoder) str(v *fastjson.Value, name string) (string, bool) {
+	if v.Type() != fastjson.TypeString {
+		d.fail(d.field(name), "got "+describe(v), expectation(name), allowed(name))
+		return "", false
+	}
+	b, _ := v.StringBytes()
+	return string(b), true
+}
+
+// flag reads a one-hot indicator: true/false, or 0/1 as older pandas sends.
+func (d *decoder) flag(v *fastjson.Value, name string) bool {
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	case fastjson.TypeNumber:
+		if x, err := v.Float64(); err == nil && (x == 0 || x == 1) {
+			return x == 1
+		}
+	}
+	d.fail(d.field(name), "got "+describe(v), "true or false (or 1 or 0)", nil)
+	return false
+}
+
+// prefix is the JSON pointer of the current record, built only for errors.
+func (d *decoder) prefix() string {
+	if !d.inArray {
+		return ""
+	}
+	return "/" + strconv.Itoa(d.row)
+}
+
+func (d *decoder) field(name string) string { return d.prefix() + "/" + name }
+
+func (d *decoder) fail(pointer, detail, expected string, allowedValues []string) {
+	d.rec.bad = true
+	d.inv.add(modelapi.FieldError{Pointer: pointer, Detail: detail, Expected: expected, Allowed: allowedValues})
+}
+
+// expectation says what a field must hold.
+func expectation(name string) string {
+	switch name {
+	case fBill:
+		return "a number (millimetres)"
+	case fSpecies:
+		return "one of the species the model was trained on"
+	case fSex:
+		return "the sex of the penguin"
+	default:
+		return "true or false (or 1 or 0)"
+	}
+}
+
+func allowed(name string) []string {
+	switch name {
+	case fSpecies:
+		return penguins.SpeciesNames()
+	case fSex:
+		return penguins.SexNames()
+	}
+	return nil
+}
+
+// describe names a JSON value's type and, for short scalars, its value.
+func describe(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return "null"
+	case fastjson.TypeTrue:
+		return "true"
+	case fastjson.TypeFalse:
+		return "false"
+	case fastjson.TypeObject:
+		return "an object"
+	case fastjson.TypeArray:
+		return "an array"
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		if len(b) > 40 {
+			return fmt.Sprintf("a string (%q…)", b[:40])
+		}
+		return fmt.Sprintf("a string (%q)", b)
+	case fastjson.TypeNumber:
+		return "a number (" + v.String() + ")"
+	}
+	return "a value"
+}
+
+// escapePointer escapes a key for a JSON pointer (RFC 6901).
+func escapePointer(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}

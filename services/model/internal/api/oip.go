@@ -1,0 +1,322 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
+)
+
+// Output tensor names of the Open Inference Protocol endpoint.
+const (
+	outMass  = "body_mass_g"
+	outLower = "body_mass_g_lower_95"
+	outUpper = "body_mass_g_upper_95"
+)
+
+var numericDatatypes = map[string]bool{
+	"FP64": true, "FP32": true, "FP16": true,
+	"INT8": true, "INT16": true, "INT32": true, "INT64": true,
+	"UINT8": true, "UINT16": true, "UINT32": true, "UINT64": true,
+}
+
+func oipModelMetadata(a *massmodel.Artifact) modelapi.OIPModelMetadata {
+	vec := func(name, dt string) modelapi.OIPTensorMeta {
+		return modelapi.OIPTensorMeta{Name: name, Datatype: dt, Shape: []int{-1}}
+	}
+	return modelapi.OIPModelMetadata{
+		Name: a.Name, Versions: []string{a.Version}, Platform: "go-ols",
+		Inputs:  []modelapi.OIPTensorMeta{vec(fBill, "FP64"), vec(fSpecies, "BYTES"), vec(fSex, "BYTES")},
+		Outputs: []modelapi.OIPTensorMeta{vec(outMass, "FP64"), vec(outLower, "FP64"), vec(outUpper, "FP64")},
+	}
+}
+
+func (s *Server) oipServer(c echo.Context) error {
+	return c.JSON(http.StatusOK, modelapi.OIPServerMetadata{Name: "penguin-model-service", Version: s.build.Version, Extensions: []string{}})
+}
+
+func (s *Server) oipReady(c echo.Context) error {
+	if s.ready() == nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]bool{"ready": false})
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"ready": true})
+}
+
+// lookup resolves the {name} and optional {version} path parameters to the
+// served model.
+func (s *Server) lookup(c echo.Context) (*served, error) {
+	sv := s.ready()
+	if sv == nil {
+		return nil, errNotReady
+	}
+	if name := c.Param("name"); name != sv.artifact.Name {
+		return nil, newProblem(http.StatusNotFound, "not-found", "Unknown model",
+			fmt.Sprintf("unknown model %q; this server serves %q", name, sv.artifact.Name))
+	}
+	if v := c.Param("version"); hasParam(c, "version") && v != sv.artifact.Version {
+		return nil, newProblem(http.StatusNotFound, "not-found", "Unknown model version",
+			fmt.Sprintf("model %s version %q is not served; the served version is %s", sv.artifact.Name, v, sv.artifact.Version))
+	}
+	return sv, nil
+}
+
+func hasParam(c echo.Context, name string) bool {
+	for _, n := range c.ParamNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) oipModel(c echo.Context) error {
+	sv, err := s.lookup(c)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, sv.oipModel)
+}
+
+func (s *Server) oipModelReady(c echo.Context) error {
+	sv, err := s.lookup(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"name": sv.artifact.Name, "ready": true})
+}
+
+// oipTensorIn is a request tensor with its data left raw for checking.
+type oipTensorIn struct {
+	Name       string          `json:"name"`
+	Shape      []int           `json:"shape"`
+	Datatype   string          `json:"datatype"`
+	Parameters map[string]any  `json:"parameters,omitempty"`
+	Data       json.RawMessage `json:"data"`
+}
+
+type oipInferIn struct {
+	ID         string                      `json:"id,omitempty"`
+	Parameters map[string]any              `json:"parameters,omitempty"`
+	Inputs     []oipTensorIn               `json:"inputs"`
+	Outputs    []modelapi.OIPRequestOutput `json:"outputs,omitempty"`
+}
+
+func badShape(format string, args ...any) error {
+	return newProblem(http.StatusBadRequest, "bad-request", "Bad inference request", fmt.Sprintf(format, args...))
+}
+
+func (s *Server) oipInfer(c echo.Context) error {
+	sv, err := s.lookup(c)
+	if err != nil {
+		return err
+	}
+	if err := checkJSONContentType(c); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	defer s.putBuffer(body)
+	var req oipInferIn
+	dec := json.NewDecoder(bytes.NewReader(body.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: "+err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: data after the JSON object")
+	}
+	inputs, err := s.oipInputs(req.Inputs)
+	if err != nil {
+		return err
+	}
+	outputs := []string{outMass}
+	if len(req.Outputs) > 0 {
+		outputs = outputs[:0]
+		for _, o := range req.Outputs {
+			switch o.Name {
+			case outMass, outLower, outUpper:
+				outputs = append(outputs, o.Name)
+			default:
+				return badShape("unknown output %q; outputs: %s, %s, %s", o.Name, outMass, outLower, outUpper)
+			}
+		}
+	}
+
+	id := service.RequestID(c)
+	s.log.Info("prediction requested", zap.String("request_id", id), zap.String("endpoint", "infer"), zap.Int("rows", len(inputs)))
+	m := sv.model
+	fit := make([]float64, len(inputs))
+	lower := make([]float64, len(inputs))
+	upper := make([]float64, len(inputs))
+	outOfRange := 0
+	for i, in := range inputs {
+		fit[i], lower[i], upper[i] = m.Interval(in)
+		s.metrics.predicted.Observe(fit[i])
+		if !m.InTrainingRange(in) {
+			outOfRange++
+		}
+	}
+	s.metrics.predictions.WithLabelValues("infer").Add(float64(len(inputs)))
+	s.metrics.outOfRange.WithLabelValues(fBill).Add(float64(outOfRange))
+	resp := modelapi.OIPInferResponse{ModelName: sv.artifact.Name, ModelVersion: sv.artifact.Version, ID: req.ID}
+	if outOfRange > 0 {
+		resp.Parameters = map[string]any{"out_of_training_range": outOfRange}
+	}
+	for _, name := range outputs {
+		data := map[string][]float64{outMass: fit, outLower: lower, outUpper: upper}[name]
+		resp.Outputs = append(resp.Outputs, modelapi.OIPTensor{Name: name, Shape: []int{len(inputs)}, Datatype: "FP64", Data: data})
+	}
+	s.log.Info("prediction returned", zap.String("request_id", id), zap.String("endpoint", "infer"), zap.Int("rows", len(inputs)),
+		zap.String("model_version", sv.artifact.Version), zap.Int("out_of_range", outOfRange))
+	c.Response().Header().Set("X-Model-Version", sv.artifact.Version)
+	return c.JSON(http.StatusOK, resp)
+}
+
+// oipInputs checks the request tensors and turns them into model inputs.
+// Shape and naming problems are 400s; bad values are 422s listing each.
+func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
+	byName := map[string]int{}
+	for i, t := range tensors {
+		switch t.Name {
+		case fBill, fSpecies, fSex:
+		default:
+			return nil, badShape("unknown input tensor %q at /inputs/%d; inputs: %s (FP64), %s (BYTES), %s (BYTES)", t.Name, i, fBill, fSpecies, fSex)
+		}
+		if _, dup := byName[t.Name]; dup {
+			return nil, badShape("input tensor %q given twice", t.Name)
+		}
+		byName[t.Name] = i
+	}
+	var missing []string
+	for _, n := range rawFields {
+		if _, ok := byName[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, badShape("missing input tensor(s) %s", strings.Join(missing, ", "))
+	}
+
+	n := -1
+	cols := map[string][]any{}
+	for _, name := range rawFields {
+		i := byName[name]
+		t := tensors[i]
+		want := "BYTES"
+		if name == fBill {
+			if !numericDatatypes[t.Datatype] {
+				return nil, badShape("input %q has datatype %q; want FP64 (or another numeric type)", name, t.Datatype)
+			}
+		} else if t.Datatype != want {
+			return nil, badShape("input %q has datatype %q; want BYTES", name, t.Datatype)
+		}
+		rows, err := shapeRows(t.Shape)
+		if err != nil {
+			return nil, badShape("input %q: %v", name, err)
+		}
+		if n >= 0 && rows != n {
+			return nil, badShape("input %q has %d rows, other inputs have %d", name, rows, n)
+		}
+		n = rows
+		if n > s.limits.MaxRows {
+			return nil, newProblem(http.StatusUnprocessableEntity, "invalid-input", "Invalid input",
+				fmt.Sprintf("%d rows; at most %d per request (MODEL_MAX_ROWS)", n, s.limits.MaxRows))
+		}
+		var data any
+		dec := json.NewDecoder(bytes.NewReader(t.Data))
+		dec.UseNumber()
+		if err := dec.Decode(&data); err != nil {
+			return nil, badShape("input %q: data is missing or not JSON: %v", name, err)
+		}
+		flat, ok := flatten(data, nil)
+		if !ok {
+			return nil, badShape("input %q: data must be an array (optionally nested, row-major)", name)
+		}
+		if len(flat) != n {
+			return nil, badShape("input %q: shape %v holds %d elements, data has %d", name, t.Shape, n, len(flat))
+		}
+		cols[name] = flat
+	}
+
+	var inv invalidInput
+	inputs := make([]massmodel.Input, n)
+	for r := 0; r < n; r++ {
+		bad := false
+		fail := func(name string, detail, expected string, allowed []string) {
+			bad = true
+			inv.add(modelapi.FieldError{Pointer: fmt.Sprintf("/inputs/%d/data/%d", byName[name], r), Detail: detail, Expected: expected, Allowed: allowed})
+		}
+		var x float64
+		num, isNum := cols[fBill][r].(json.Number)
+		if v, err := num.Float64(); !isNum || err != nil {
+			fail(fBill, fmt.Sprintf("got %v", cols[fBill][r]), "a number (millimetres)", nil)
+		} else if why := massmodel.CheckBillLength(v); why != "" {
+			fail(fBill, "got "+strconv.FormatFloat(v, 'g', -1, 64), why, nil)
+		} else {
+			x = v
+		}
+		sp, _ := cols[fSpecies][r].(string)
+		species, ok := penguins.ParseSpecies(sp)
+		if !ok {
+			fail(fSpecies, fmt.Sprintf("unknown species %q", cols[fSpecies][r]), expectation(fSpecies), allowed(fSpecies))
+		}
+		sx, _ := cols[fSex][r].(string)
+		sex, ok := penguins.ParseSex(sx)
+		if !ok {
+			fail(fSex, fmt.Sprintf("unknown sex %q", cols[fSex][r]), expectation(fSex), allowed(fSex))
+		}
+		if bad {
+			inv.rows++
+			continue
+		}
+		inputs[r] = massmodel.Input{BillLengthMM: x, Species: species, Sex: sex}
+	}
+	if inv.total > 0 {
+		return nil, invalid(&inv)
+	}
+	return inputs, nil
+}
+
+// shapeRows accepts [n] or [n, 1] with n ≥ 1.
+func shapeRows(shape []int) (int, error) {
+	switch {
+	case len(shape) == 1 && shape[0] >= 1:
+		return shape[0], nil
+	case len(shape) == 2 && shape[0] >= 1 && shape[1] == 1:
+		return shape[0], nil
+	}
+	return 0, fmt.Errorf("shape %v; want [n] or [n, 1] with n ≥ 1", shape)
+}
+
+// flatten appends the leaves of nested arrays in row-major order.
+func flatten(v any, dst []any) ([]any, bool) {
+	arr, ok := v.([]any)
+	if !ok {
+		return dst, false
+	}
+	for _, e := range arr {
+		if inner, ok := e.([]any); ok {
+			var good bool
+			if dst, good = flatten(inner, dst); !good {
+				return dst, false
+			}
+			continue
+		}
+		dst = append(dst, e)
+	}
+	return dst, true
+}

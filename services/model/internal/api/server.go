@@ -1,0 +1,176 @@
+// Package api is the model service's HTTP API: the vetiver-compatible
+// /predict, the Open Inference Protocol v2, health, metadata, docs and
+// metrics.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/palmerops/penguins/pkg/buildinfo"
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/service"
+)
+
+// Limits bound what one request may ask for.
+type Limits struct {
+	MaxBodyBytes int64 // larger bodies get 413
+	MaxRows      int   // more records get 422
+}
+
+// Server serves one model version at a time. It starts not ready; SetModel
+// makes it ready once a verified model is in hand.
+type Server struct {
+	echo    *echo.Echo
+	log     *zap.Logger
+	limits  Limits
+	build   buildinfo.Info
+	reg     *prometheus.Registry
+	metrics *modelMetrics
+
+	served   atomic.Pointer[served]
+	draining atomic.Bool
+
+	decoders sync.Pool // *decoder
+	buffers  sync.Pool // *bytes.Buffer, request bodies and responses
+
+	openapi []byte
+	docs    []byte
+}
+
+// served is everything derived from the loaded model, computed once.
+type served struct {
+	artifact  *massmodel.Artifact
+	model     *massmodel.Model
+	metadata  []byte // GET /metadata
+	prototype []byte // GET /prototype
+	oipModel  []byte // GET /v2/models/{name}
+}
+
+// New returns a Server with its routes registered. It is not ready until
+// SetModel is called.
+func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) {
+	s := &Server{log: log, limits: limits, build: build, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = newModelMetrics(s.reg)
+	s.decoders.New = func() any { return newDecoder() }
+	s.buffers.New = func() any { return new(bytes.Buffer) }
+
+	var err error
+	if s.openapi, err = openAPIDocument(build.Version); err != nil {
+		return nil, err
+	}
+	if s.docs, err = renderDocs(s.openapi); err != nil {
+		return nil, fmt.Errorf("rendering /docs: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(service.Observe(log, service.NewHTTPMetrics(s.reg)))
+	s.echo = e
+	s.routes(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo exposes the router, for tests that list its routes.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// SetModel starts serving a verified artifact. loadedFrom says where it came
+// from (for /metadata); pinned says whether configuration chose the version.
+func (s *Server) SetModel(a *massmodel.Artifact, m *massmodel.Model, loadedFrom string, pinned bool) error {
+	sv := &served{artifact: a, model: m}
+	var err error
+	sv.metadata, err = json.Marshal(modelapi.Metadata{
+		Artifact: *a,
+		Serving: modelapi.Serving{
+			LoadedFrom: loadedFrom, LoadedAt: time.Now().UTC(), Pinned: pinned,
+			MaxRows: s.limits.MaxRows, MaxBodyBytes: s.limits.MaxBodyBytes, Service: s.build,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding metadata: %w", err)
+	}
+	if sv.prototype, err = json.Marshal(prototype(a)); err != nil {
+		return fmt.Errorf("encoding prototype: %w", err)
+	}
+	if sv.oipModel, err = json.Marshal(oipModelMetadata(a)); err != nil {
+		return fmt.Errorf("encoding model metadata: %w", err)
+	}
+	s.metrics.info.Reset()
+	s.metrics.info.WithLabelValues(a.Version, a.ContentSHA256).Set(1)
+	s.served.Store(sv)
+	s.log.Info("model loaded", zap.String("model", a.Name), zap.String("model_version", a.Version),
+		zap.String("loaded_from", loadedFrom), zap.Bool("pinned", pinned),
+		zap.String("data_sha256", a.Data.SHA256), zap.Int("training_rows", a.Data.TrainingRows))
+	return nil
+}
+
+// SetDraining makes readiness fail while the server drains on shutdown, so
+// load balancers stop sending new work.
+func (s *Server) SetDraining() { s.draining.Store(true) }
+
+// ready returns the served model, or nil when not ready.
+func (s *Server) ready() *served {
+	if s.draining.Load() {
+		return nil
+	}
+	return s.served.Load()
+}
+
+// readBody reads the request body into a pooled buffer, enforcing the
+// configured limit. The caller returns the buffer with putBuffer.
+func (s *Server) readBody(c echo.Context) (*bytes.Buffer, error) {
+	req := c.Request()
+	tooLarge := newProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large",
+		fmt.Sprintf("the request body exceeds the limit of %d bytes (MODEL_MAX_BODY_BYTES); send fewer records per request", s.limits.MaxBodyBytes))
+	if req.ContentLength > s.limits.MaxBodyBytes {
+		return nil, tooLarge
+	}
+	buf := s.buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), req.Body, s.limits.MaxBodyBytes))
+	if err != nil {
+		s.putBuffer(buf)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, newProblem(http.StatusBadRequest, "malformed-json", "Unreadable request body", "reading the request body failed: "+err.Error())
+	}
+	return buf, nil
+}
+
+// maxPooledBuffer keeps one huge request from pinning its memory forever.
+const maxPooledBuffer = 4 << 20
+
+func (s *Server) putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		s.buffers.Put(b)
+	}
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}

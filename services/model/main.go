@@ -1,0 +1,216 @@
+// Command model-service serves the penguin body-mass model over HTTP.
+//
+//	model-service                 serve (the default; also "serve")
+//	model-service train -store D  fit the model and write a verified version to store D
+//	model-service healthcheck     probe a running instance's /readyz; exit 0 or 1
+//	model-service version         print build information
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/palmerops/penguins/pkg/buildinfo"
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/api"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run dispatches the subcommand and returns the exit code: the one place
+// the program decides how to exit.
+func run(args []string) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(args)
+	case "train":
+		return trainCmd(args)
+	case "healthcheck":
+		return healthcheckCmd(args)
+	case "version":
+		b, _ := json.MarshalIndent(buildinfo.Read(), "", "  ")
+		fmt.Println(string(b))
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "model-service: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+const usage = `usage: model-service [command] [flags]
+
+commands:
+  serve        serve the model API (default)
+  train        fit the model and write a verified version to a model store
+  healthcheck  probe a running instance's /readyz; exit 0 when ready, 1 otherwise
+  version      print build information
+
+configuration comes from MODEL_* environment variables; see README.md.
+`
+
+func serveCmd(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "model-service:", err)
+		return 1
+	}
+	log := service.NewLogger("model-service", cfg.Env, buildinfo.Version, cfg.LogLevel)
+	defer log.Sync()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, log, cfg); err != nil {
+		log.Error("model-service failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// serve listens at once (so liveness answers), loads and verifies the
+// model (readiness turns true only then), and serves until ctx ends.
+func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
+	build := buildinfo.Read()
+	log.Info("service started", zap.String("commit", build.Commit), zap.String("go", build.GoVersion),
+		zap.Any("config", service.ConfigFields(envPrefix, &cfg)))
+	srv, err := api.New(log, api.Limits{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxRows: cfg.MaxRows}, build)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := service.NewServer(srv.Handler(), service.Timeouts{
+		ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
+	})
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		if err := loadModel(ctx, log, cfg, srv); err != nil {
+			cancel(err)
+		}
+	}()
+	err = service.Serve(ctx, log, hs, ln, cfg.ShutdownTimeout, srv.SetDraining)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // the model failed to load: exit non-zero after draining
+	}
+	return err
+}
+
+// loadModel loads the configured version from the store, or trains from the
+// configured data when there is no store, and hands it to the server.
+func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server) error {
+	start := time.Now()
+	var (
+		a    *massmodel.Artifact
+		m    *massmodel.Model
+		from string
+		err  error
+	)
+	if cfg.Store != "" {
+		a, m, err = massmodel.Store{Dir: cfg.Store}.Load(massmodel.Name, cfg.Version)
+		from = "store:" + cfg.Store
+	} else {
+		src := dataSource(cfg.DataPath)
+		a, m, err = massmodel.TrainFrom(ctx, src, time.Now())
+		from = "trained at start-up from " + src.Describe()
+	}
+	if err != nil {
+		return fmt.Errorf("loading model: %w", err)
+	}
+	if err := srv.SetModel(a, m, from, cfg.Version != ""); err != nil {
+		return err
+	}
+	log.Info("ready", zap.Duration("load_time_ms", time.Since(start)))
+	return nil
+}
+
+func dataSource(path string) penguins.Source {
+	if path == "" {
+		return penguins.Embedded{}
+	}
+	return penguins.CSVFile{Path: path}
+}
+
+func trainCmd(args []string) int {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	store := fs.String("store", os.Getenv("MODEL_STORE"), "model store directory to write the new version to (default $MODEL_STORE)")
+	data := fs.String("data", "", "CSV file to train from (default: the embedded penguins data)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *store == "" {
+		fmt.Fprintln(os.Stderr, "model-service train: -store (or MODEL_STORE) is required")
+		return 2
+	}
+	src := dataSource(*data)
+	a, _, err := massmodel.TrainFrom(context.Background(), src, time.Now())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "model-service train:", err)
+		return 1
+	}
+	dir, err := massmodel.Store{Dir: *store}.Write(a)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "model-service train:", err)
+		return 1
+	}
+	// Read it back through the same path the server uses.
+	if _, _, err := (massmodel.Store{Dir: *store}).Load(massmodel.Name, a.Version); err != nil {
+		fmt.Fprintln(os.Stderr, "model-service train: written version does not verify:", err)
+		return 1
+	}
+	fmt.Printf("trained %s version %s from %s (%d of %d rows, R² %.4f)\nwrote %s\n",
+		a.Name, a.Version, src.Describe(), a.Data.TrainingRows, a.Data.Rows, a.Metrics.R2, dir)
+	return 0
+}
+
+func healthcheckCmd(args []string) int {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	url := fs.String("url", "", "URL to probe (default: /readyz on MODEL_ADDR's port on 127.0.0.1)")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for an answer")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *url == "" {
+		addr := os.Getenv("MODEL_ADDR")
+		if addr == "" {
+			addr = ":8080"
+		}
+		u, err := service.ProbeURL(addr, "/readyz")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "healthcheck:", err)
+			return 1
+		}
+		*url = u
+	}
+	if err := service.Probe(*url, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck: not ready:", err)
+		return 1
+	}
+	fmt.Println("healthcheck: ready")
+	return 0
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/modelapi"
+)
+
+// These tests run the real binary as a process: configuration, start-up,
+// subcommands and signal handling.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "model-service-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "model-service")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building model-service: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	addr   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func start(t *testing.T, env ...string) *proc {
+	t.Helper()
+	p := &proc{addr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(binary)
+	p.cmd.Env = append(cleanEnv(), append([]string{"MODEL_ADDR=" + p.addr}, env...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
+		}
+	})
+	return p
+}
+
+// cleanEnv is the test's environment without MODEL_ variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MODEL_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (p *proc) url(path string) string { return "http://" + p.addr + path }
+
+func (p *proc) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.url("/readyz"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("exited before ready: %v\n%s", err, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatal("not ready within 10s")
+}
+
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(15 * time.Second):
+		t.Fatal("process did not exit")
+		return -1
+	}
+}
+
+func TestZeroConfigServesAndDrainsOnSIGTERM(t *testing.T) {
+	p := start(t, "MODEL_SHUTDOWN_TIMEOUT=5s")
+	p.waitReady(t)
+
+	// Start a request whose body arrives slowly, then send SIGTERM while it
+	// is in flight: it must complete, and the process must exit 0.
+	pr, pw := io.Pipe()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := http.Post(p.url("/predict"), "application/json", pr)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		res <- result{status: resp.StatusCode, body: string(b)}
+	}()
+	io.WriteString(pw, `{"bill_length_mm": 45, `)
+	time.Sleep(200 * time.Millisecond) // the request is now in flight
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	// New connections are refused while draining.
+	if _, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+		t.Error("new connection accepted after SIGTERM")
+	}
+	io.WriteString(pw, `"species": "Gentoo", "sex": "male"}`)
+	pw.Close()
+	r := <-res
+	if r.err != nil || r.status != 200 || !strings.Contains(r.body, `"predict":[5275.66`) {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	logs := p.stdout.String()
+	for _, want := range []string{`"msg":"service started"`, `"MODEL_ADDR":"` + p.addr + `"`, `"msg":"model loaded"`, `"msg":"shutdown started"`, `"msg":"shutdown complete"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+}
+
+func TestBadConfigFailsNamingTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"MODEL_MAX_ROWS=abc":                          "MODEL_MAX_ROWS",
+		"MODEL_MAX_ROWS=0":                            "MODEL_MAX_ROWS",
+		"MODEL_MAX_BODY_BYTES=lots":                   "MODEL_MAX_BODY_BYTES",
+		"MODEL_SHUTDOWN_TIMEOUT=soon":                 "MODEL_SHUTDOWN_TIMEOUT",
+		"MODEL_LOG_LEVEL=loud":                        "MODEL_LOG_LEVEL",
+		"MODEL_ENV=qa":                                "MODEL_ENV",
+		"MODEL_MAXROWS=10":                            "unknown variable MODEL_MAXROWS",
+		"MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_VERSION: pins a version but MODEL_STORE is not set",
+	}
+	for env, want := range cases {
+		t.Run(env, func(t *testing.T) {
+			p := start(t, env)
+			if code := p.wait(t); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(p.stderr.String(), want) {
+				t.Errorf("stderr %q lacks %q", p.stderr.String(), want)
+			}
+		})
+	}
+}
+
+func TestTrainStorePinAndRefuseCorrupt(t *testing.T) {
+	store := t.TempDir()
+	out, err := exec.Command(binary, "train", "-store", store).CombinedOutput()
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	vs, err := massmodel.Store{Dir: store}.Versions(massmodel.Name)
+	if err != nil || len(vs) != 1 || !strings.Contains(string(out), vs[0]) {
+		t.Fatalf("versions %v (%v); output %s", vs, err, out)
+	}
+	version := vs[0]
+
+	p := start(t, "MODEL_STORE="+store, "MODEL_VERSION="+version)
+	p.waitReady(t)
+	resp, err := http.Get(p.url("/metadata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md modelapi.Metadata
+	json.NewDecoder(resp.Body).Decode(&md)
+	resp.Body.Close()
+	if md.Version != version || !md.Serving.Pinned || md.Serving.LoadedFrom != "store:"+store {
+		t.Errorf("metadata version %s pinned %v from %q", md.Version, md.Serving.Pinned, md.Serving.LoadedFrom)
+	}
+	// healthcheck subcommand against the running instance, and against nothing.
+	hc := exec.Command(binary, "healthcheck")
+	hc.Env = append(cleanEnv(), "MODEL_ADDR="+p.addr)
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Errorf("healthcheck on a ready instance: %v %s", err, out)
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit code %d after SIGINT", code)
+	}
+	hc = exec.Command(binary, "healthcheck", "-url", "http://"+freeAddr(t)+"/readyz", "-timeout", "500ms")
+	if err := hc.Run(); err == nil {
+		t.Error("healthcheck with nothing listening exited 0")
+	}
+
+	// A corrupted artifact is refused at start-up: exit 1, a clear reason.
+	path := filepath.Join(store, massmodel.Name, version, massmodel.ArtifactFile)
+	body, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(body, []byte(`"estimate": 32.`), []byte(`"estimate": 33.`), 1), 0o644)
+	bad := start(t, "MODEL_STORE="+store)
+	if code := bad.wait(t); code != 1 {
+		t.Errorf("corrupt artifact: exit code %d, want 1", code)
+	}
+	if !strings.Contains(bad.stdout.String(), "content hash mismatch") {
+		t.Errorf("corrupt artifact: logs lack the reason:\n%s", bad.stdout)
+	}
+	// An empty store is an error, not a silent retrain.
+	empty := start(t, "MODEL_STORE="+t.TempDir())
+	if code := empty.wait(t); code != 1 || !strings.Contains(empty.stdout.String(), "no versions") {
+		t.Errorf("empty store: exit %d, logs %s", code, empty.stdout)
+	}
+}
