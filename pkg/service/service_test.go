@@ -1,0 +1,156 @@
+package service
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+)
+
+type testConfig struct {
+	Addr     string        `envconfig:"ADDR" default:":8080"`
+	Password string        `envconfig:"PASSWORD" secret:"true"`
+	Limit    ByteSize      `envconfig:"LIMIT" default:"8MiB"`
+	Wait     time.Duration `envconfig:"WAIT" default:"1s"`
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Setenv("TEST_PASSWORD", "hunter2")
+	t.Setenv("TEST_LIMIT", "64KiB")
+	var c testConfig
+	if err := LoadConfig("TEST", &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.Limit != 64<<10 || c.Wait != time.Second || c.Password != "hunter2" {
+		t.Errorf("config = %+v", c)
+	}
+	fields := ConfigFields("TEST", &c)
+	if fields["TEST_PASSWORD"] != "****" || fields["TEST_LIMIT"] != "64KiB" || fields["TEST_ADDR"] != ":8080" {
+		t.Errorf("fields = %v", fields)
+	}
+	for env, want := range map[string]string{
+		"TEST_WAIT=soon":  "TEST_WAIT",
+		"TEST_LIMIT=-1":   "TEST_LIMIT",
+		"TEST_LIMIT=8MB":  "TEST_LIMIT",
+		"TEST_ADRR=:9090": "unknown variable TEST_ADRR",
+	} {
+		t.Run(env, func(t *testing.T) {
+			k, v, _ := strings.Cut(env, "=")
+			t.Setenv(k, v)
+			var c testConfig
+			err := LoadConfig("TEST", &c)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want it to name %s", err, want)
+			}
+		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"512": 512, "512B": 512, "64KiB": 64 << 10, "8MiB": 8 << 20, "1GiB": 1 << 30} {
+		var b ByteSize
+		if err := b.Decode(in); err != nil || b != want {
+			t.Errorf("%q = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-5", "8mb", "1.5MiB", "MiB"} {
+		var b ByteSize
+		if err := b.Decode(in); err == nil {
+			t.Errorf("%q accepted as %d", in, b)
+		}
+	}
+	if s := ByteSize(8 << 20).String(); s != "8MiB" {
+		t.Errorf("String = %q", s)
+	}
+}
+
+func TestProbeURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080": "http://127.0.0.1:8080/readyz", "0.0.0.0:9000": "http://127.0.0.1:9000/readyz",
+		"127.0.0.2:80": "http://127.0.0.2:80/readyz", "[::]:8080": "http://127.0.0.1:8080/readyz",
+	} {
+		if got, err := ProbeURL(addr, "/readyz"); err != nil || got != want {
+			t.Errorf("ProbeURL(%q) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	if _, err := ProbeURL("8080", "/readyz"); err == nil {
+		t.Error("address without a port accepted")
+	}
+}
+
+// TestServeDrains checks the shutdown sequence: readiness hook first, new
+// connections refused, the in-flight request finished, nil returned.
+func TestServeDrains(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	drained := make(chan struct{})
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, 5 * time.Second, 5 * time.Second, time.Second}),
+			ln, 5*time.Second, func() { close(drained) })
+	}()
+	body := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body <- string(b)
+	}()
+	<-started
+	cancel()
+	<-drained
+	time.Sleep(50 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Error("connection accepted while draining")
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v before the in-flight request finished", err)
+	default:
+	}
+	close(release)
+	if got := <-body; got != "done" {
+		t.Errorf("in-flight request got %q", got)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v after a clean drain", err)
+	}
+}
+
+func TestServeDrainDeadline(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	started := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stuck", func(w http.ResponseWriter, r *http.Request) { close(started); <-block })
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, time.Second, time.Minute, time.Second}), ln, 200*time.Millisecond, nil) }()
+	go http.Get("http://" + ln.Addr().String() + "/stuck")
+	<-started
+	cancel()
+	if err := <-served; err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") {
+		t.Errorf("Serve = %v, want a drain deadline error", err)
+	}
+}
