@@ -55,6 +55,14 @@ func prototype(a *massmodel.Artifact) map[string]any {
 		},
 		"required":             oneHotFields,
 		"additionalProperties": false,
+		// A penguin has one species: the two indicators cannot both be set.
+		"not": map[string]any{
+			"properties": map[string]any{
+				fChinstrap: map[string]any{"enum": []any{true, 1}},
+				fGentoo:    map[string]any{"enum": []any{true, 1}},
+			},
+			"required": []string{fChinstrap, fGentoo},
+		},
 	}
 	return map[string]any{
 		"$schema":     "https://json-schema.org/draft/2020-12/schema",
