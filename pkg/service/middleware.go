@@ -1,9 +1,6 @@
 package service
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -13,49 +10,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/palmerops/penguins/pkg/requestid"
 )
 
-// HeaderRequestID carries the id that follows a request through both
-// services' logs.
-const HeaderRequestID = "X-Request-ID"
-
-type ctxKey struct{}
-
 // RequestID returns the request id of c ("" outside Observe).
-func RequestID(c echo.Context) string { return RequestIDFrom(c.Request().Context()) }
-
-// RequestIDFrom returns the request id carried by ctx, if any.
-func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
-}
-
-// WithRequestID returns ctx carrying id.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-// validRequestID accepts ids a client may reasonably send (UUIDs, trace
-// ids) and nothing that could forge log lines or bloat them.
-func validRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
-
-// NewRequestID returns a random 128-bit id in hex.
-func NewRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func RequestID(c echo.Context) string { return requestid.From(c.Request().Context()) }
 
 // HTTPMetrics are the request counters and latency histograms by route,
 // method and status code.
@@ -92,12 +52,12 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 		return func(c echo.Context) (err error) {
 			start := time.Now()
 			req := c.Request()
-			id := req.Header.Get(HeaderRequestID)
-			if !validRequestID(id) {
-				id = NewRequestID()
+			id := req.Header.Get(requestid.Header)
+			if !requestid.Valid(id) {
+				id = requestid.New()
 			}
-			c.Response().Header().Set(HeaderRequestID, id)
-			c.SetRequest(req.WithContext(WithRequestID(req.Context(), id)))
+			c.Response().Header().Set(requestid.Header, id)
+			c.SetRequest(req.WithContext(requestid.With(req.Context(), id)))
 			m.inflight.Inc()
 			defer m.inflight.Dec()
 

@@ -146,7 +146,9 @@ func TestServeDrainDeadline(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, time.Second, time.Minute, time.Second}), ln, 200*time.Millisecond, nil) }()
+	go func() {
+		served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, time.Second, time.Minute, time.Second}), ln, 200*time.Millisecond, nil)
+	}()
 	go http.Get("http://" + ln.Addr().String() + "/stuck")
 	<-started
 	cancel()

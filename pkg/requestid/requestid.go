@@ -1,0 +1,48 @@
+// Package requestid carries the id that follows one request through both
+// services' logs: in the X-Request-ID header on the wire and in the context
+// inside a process.
+package requestid
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// Header is the HTTP header that carries the id.
+const Header = "X-Request-ID"
+
+type ctxKey struct{}
+
+// With returns ctx carrying id.
+func With(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// From returns the id carried by ctx, or "".
+func From(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// New returns a random 128-bit id in hex.
+func New() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Valid accepts ids a client may reasonably send (UUIDs, trace ids) and
+// nothing that could forge log lines or bloat them.
+func Valid(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
