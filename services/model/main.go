@@ -44,7 +44,7 @@ func run(args []string) int {
 	case "train":
 		return trainCmd(args)
 	case "healthcheck":
-		return healthcheckCmd(args)
+		return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080")
 	case "version":
 		b, _ := json.MarshalIndent(buildinfo.Read(), "", "  ")
 		fmt.Println(string(b))
@@ -185,32 +185,5 @@ func trainCmd(args []string) int {
 	}
 	fmt.Printf("trained %s version %s from %s (%d of %d rows, R² %.4f)\nwrote %s\n",
 		a.Name, a.Version, src.Describe(), a.Data.TrainingRows, a.Data.Rows, a.Metrics.R2, dir)
-	return 0
-}
-
-func healthcheckCmd(args []string) int {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	url := fs.String("url", "", "URL to probe (default: /readyz on MODEL_ADDR's port on 127.0.0.1)")
-	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for an answer")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *url == "" {
-		addr := os.Getenv("MODEL_ADDR")
-		if addr == "" {
-			addr = ":8080"
-		}
-		u, err := service.ProbeURL(addr, "/readyz")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "healthcheck:", err)
-			return 1
-		}
-		*url = u
-	}
-	if err := service.Probe(*url, *timeout); err != nil {
-		fmt.Fprintln(os.Stderr, "healthcheck: not ready:", err)
-		return 1
-	}
-	fmt.Println("healthcheck: ready")
 	return 0
 }
