@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/palmerops/penguins/pkg/service"
+)
+
+// Config is the frontend's configuration, read once from FRONTEND_*
+// environment variables.
+type Config struct {
+	Addr     string        `envconfig:"ADDR" default:":8000"`
+	Env      string        `envconfig:"ENV" default:"dev"`
+	LogLevel zapcore.Level `envconfig:"LOG_LEVEL" default:"info"`
+
+	// ModelURL is the model API's base URL.
+	ModelURL string `envconfig:"MODEL_URL" default:"http://localhost:8080"`
+	// ModelTimeout bounds one attempt of a call to the model API;
+	// ModelRetries is how many more attempts a failed call gets.
+	ModelTimeout time.Duration `envconfig:"MODEL_TIMEOUT" default:"2s"`
+	ModelRetries int           `envconfig:"MODEL_RETRIES" default:"2"`
+
+	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
+	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"15s"`
+	WriteTimeout      time.Duration `envconfig:"WRITE_TIMEOUT" default:"30s"`
+	IdleTimeout       time.Duration `envconfig:"IDLE_TIMEOUT" default:"120s"`
+	// ShutdownTimeout bounds the drain on SIGTERM; keep it below the
+	// orchestrator's grace period.
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+}
+
+const envPrefix = "FRONTEND"
+
+func loadConfig() (Config, error) {
+	var c Config
+	if err := service.LoadConfig(envPrefix, &c); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	switch c.Env {
+	case "dev", "staging", "prod":
+	default:
+		bad("ENV", "want dev, staging or prod, got %q", c.Env)
+	}
+	if u, err := url.Parse(c.ModelURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("MODEL_URL", "want an http(s) URL such as http://localhost:8080, got %q", c.ModelURL)
+	}
+	if c.ModelRetries < 0 || c.ModelRetries > 10 {
+		bad("MODEL_RETRIES", "want 0 to 10, got %d", c.ModelRetries)
+	}
+	for name, d := range map[string]time.Duration{
+		"MODEL_TIMEOUT": c.ModelTimeout, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout,
+		"WRITE_TIMEOUT": c.WriteTimeout, "IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(name, "want a positive duration such as 2s, got %s", d)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/palmerops/penguins/pkg/modelapi"
+)
+
+// TestBrowserEndToEnd drives Debian's chromium against both services, built
+// and started by the test: a prediction with and without JavaScript equals
+// the model API's answer, the pages survive the model service going away,
+// and recover when it returns. It saves a screenshot of every page in
+// $E2E_SCREENSHOTS (default: a temporary directory, logged).
+func TestBrowserEndToEnd(t *testing.T) {
+	chrome := findChromium(t)
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	modelBin, frontBin := filepath.Join(dir, "model-service"), filepath.Join(dir, "frontend-service")
+	for bin, pkg := range map[string]string{modelBin: "../model", frontBin: "."} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	shots := os.Getenv("E2E_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(os.TempDir(), "penguins-screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", shots)
+
+	modelAddr, frontAddr := freePort(t), freePort(t)
+	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr)
+	waitReady(t, "http://"+modelAddr+"/readyz")
+	startProc(t, frontBin, "FRONTEND_ADDR="+frontAddr, "FRONTEND_MODEL_URL=http://"+modelAddr, "FRONTEND_MODEL_TIMEOUT=1s", "FRONTEND_MODEL_RETRIES=1")
+	front := "http://" + frontAddr
+	waitReady(t, front+"/readyz")
+
+	api, err := modelapi.NewClient(modelapi.ClientOptions{BaseURL: "http://" + modelAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(bill float64) string {
+		resp, err := api.Predict(context.Background(), []modelapi.Record{{BillLengthMM: bill, Species: "Gentoo", Sex: "male"}}, modelapi.PredictOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strconv.FormatFloat(float64(int(resp.Predict[0]+0.5)), 'f', 0, 64)
+	}
+
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))...)
+	defer cancel()
+	browser, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
+	defer cancel()
+
+	shoot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, t)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	massText := func(ctx context.Context) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(css("[data-testid=mass]"))); err != nil {
+			t.Fatalf("waiting for the prediction: %v", err)
+		}
+		m, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=mass]")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	location := func(ctx context.Context) string {
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+
+	// Every page, with JavaScript.
+	for _, page := range []string{"", "explore", "model", "status"} {
+		name := page
+		if name == "" {
+			name = "overview"
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(front+"/"+page), chromedp.WaitVisible(css("main h1")), shoot(name)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+
+	// Predict with JavaScript: the script fetches the result in place.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(front+"/predict"),
+		chromedp.WaitVisible(css("[data-testid=predict-form]")),
+		chromedp.SetValue(css("#bill_length_mm"), "45"),
+		chromedp.SetValue(css("#species"), "Gentoo"),
+		chromedp.SetValue(css("#sex"), "male"),
+		chromedp.Click(css("[data-testid=predict-button]")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mass := massText(ctx); mass != want(45) {
+		t.Errorf("with JavaScript: mass %q, model API says %q", mass, want(45))
+	}
+	if url := location(ctx); !strings.Contains(url, "bill_length_mm=45&species=Gentoo&sex=male") {
+		t.Errorf("the address is not a shareable link: %s", url)
+	}
+	if err := chromedp.Do(ctx, shoot("predict")); err != nil {
+		t.Fatal(err)
+	}
+	// Moving the slider updates the prediction.
+	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`(() => { const r = document.getElementById("bill-range"); r.value = "50"; r.dispatchEvent(new Event("input")); })()`),
+	)
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("[data-testid=mass]") !== null && document.querySelector("[data-testid=mass]").textContent === `+strconv.Quote(want(50)),
+			chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	if err != nil {
+		t.Errorf("slider did not update the prediction to %s: %v", want(50), err)
+	}
+	if err := chromedp.Do(ctx, shoot("predict-slider")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Predict with JavaScript disabled: a plain GET form.
+	noJS, cancelNoJS := chromedp.NewContext(browser)
+	defer cancelNoJS()
+	noJS, cancelT := context.WithTimeout(noJS, time.Minute)
+	defer cancelT()
+	err = chromedp.Do(noJS,
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.Navigate(front+"/predict"),
+		chromedp.WaitVisible(css("[data-testid=predict-form]")),
+		chromedp.Clear(css("#bill_length_mm")),
+		chromedp.SendKeys(css("#bill_length_mm"), "45"),
+		chromedp.SetValue(css("#species"), "Gentoo"),
+		chromedp.SetValue(css("#sex"), "male"),
+		chromedp.Click(css("[data-testid=predict-button]")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mass, url := massText(noJS), location(noJS)
+	if mass != want(45) || !strings.Contains(url, "/predict?bill_length_mm=45&species=Gentoo&sex=male") {
+		t.Errorf("without JavaScript: mass %q at %s, model API says %q", mass, url, want(45))
+	}
+	if err := chromedp.Do(noJS, shoot("predict-nojs")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The model service goes away: the page says so, and the data pages
+	// still render.
+	model.stop(t)
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(front+"/predict?bill_length_mm=45&species=Gentoo&sex=male"),
+		chromedp.WaitVisible(css("[data-testid=notice]")),
+		shoot("predict-unavailable"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=notice]")))
+	if err != nil || !strings.Contains(notice, "Prediction service unavailable") {
+		t.Errorf("model service down: notice %q (%v)", notice, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(front+"/model"),
+		chromedp.WaitVisible(css("[data-testid=notice]")),
+		shoot("model-unavailable"),
+		chromedp.Navigate(front+"/explore"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1, err := chromedp.Run(ctx, chromedp.Text(css("main h1"))); err != nil || h1 != "Explore the penguins" {
+		t.Errorf("explore with the model service down: h1 %q (%v)", h1, err)
+	}
+
+	// It comes back on the same address: the frontend recovers by itself.
+	startProc(t, modelBin, "MODEL_ADDR="+modelAddr)
+	waitReady(t, "http://"+modelAddr+"/readyz")
+	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/predict?bill_length_mm=45&species=Gentoo&sex=male")); err != nil {
+		t.Fatal(err)
+	}
+	if mass := massText(ctx); mass != want(45) {
+		t.Errorf("after the model service returned: mass %q, want %s", mass, want(45))
+	}
+}
+
+// findChromium returns the browser to drive. Outside CI a missing browser
+// skips the test; in CI (where .ci/run installs it) it is a failure.
+func findChromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium not found; .ci/run installs it (apt-get install chromium)")
+	}
+	t.Skip("chromium not installed (apt-get install chromium)")
+	return ""
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startProc(t *testing.T, bin string, env ...string) *proc {
+	t.Helper()
+	var clean []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MODEL_") && !strings.HasPrefix(kv, "FRONTEND_") {
+			clean = append(clean, kv)
+		}
+	}
+	p := &proc{cmd: exec.Command(bin), done: make(chan error, 1)}
+	p.cmd.Env = append(clean, env...)
+	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(bin)+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", filepath.Base(bin), b)
+		}
+	})
+	return p
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("model service exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("model service did not stop")
+	}
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(fmt.Sprintf("%s not ready within 20s", url))
+}

@@ -1,0 +1,435 @@
+package charts
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var samples = flag.String("samples", "", "write each sample chart as DIR/NAME.svg")
+
+// penguins returns seeded, Palmer-like data: bill length (mm) against body
+// mass (g), with the species' sizes of the complete cases (333 in all).
+func penguins() ([]Series, []Line) {
+	r := rand.New(rand.NewPCG(1, 2))
+	specs := []struct {
+		name             string
+		n                int
+		bill, sd, mass   float64
+		slope, massNoise float64
+	}{
+		{"Adelie", 146, 38.8, 2.7, 3706, 90, 400},
+		{"Chinstrap", 68, 48.8, 3.3, 3733, 60, 340},
+		{"Gentoo", 119, 47.6, 3.1, 5092, 110, 400},
+	}
+	var series []Series
+	var lines []Line
+	for _, s := range specs {
+		pts := make([]Point, s.n)
+		for i := range pts {
+			x := s.bill + s.sd*r.NormFloat64()
+			pts[i] = Point{X: math.Round(x*10) / 10, Y: math.Round(s.mass + s.slope*(x-s.bill) + s.massNoise*r.NormFloat64())}
+		}
+		series = append(series, Series{Name: s.name, Points: pts})
+		xs := make([]float64, s.n)
+		for i, p := range pts {
+			xs[i] = p.X
+		}
+		lines = append(lines, Line{
+			Name: s.name, Intercept: s.mass - s.slope*s.bill, Slope: s.slope,
+			XMin: slices.Min(xs), XMax: slices.Max(xs),
+		})
+	}
+	return series, lines
+}
+
+// residualSeries turns the sample into (fitted, residual) pairs of the
+// species' own lines.
+func residualSeries() []Series {
+	series, lines := penguins()
+	out := make([]Series, len(series))
+	for i, s := range series {
+		out[i] = Series{Name: s.Name, Points: make([]Point, len(s.Points))}
+		for j, p := range s.Points {
+			fit := lines[i].Intercept + lines[i].Slope*p.X
+			out[i].Points[j] = Point{X: fit, Y: p.Y - fit}
+		}
+	}
+	return out
+}
+
+func predictedObserved() []Series {
+	res := residualSeries()
+	for _, s := range res {
+		for j, p := range s.Points {
+			s.Points[j] = Point{X: p.X, Y: p.X + p.Y}
+		}
+	}
+	return res
+}
+
+// bySex regroups series into "female" and "male" by alternating points,
+// to show names outside the species palette.
+func bySex(series []Series) []Series {
+	out := []Series{{Name: "female"}, {Name: "male"}}
+	for _, s := range series {
+		for i, p := range s.Points {
+			out[i%2].Points = append(out[i%2].Points, p)
+		}
+	}
+	return out
+}
+
+func curve() []CurvePoint {
+	var c []CurvePoint
+	for x := 32.0; x <= 60; x += 0.5 {
+		y := 3706 + 90*(x-38.8)
+		half := 780 + 0.9*(x-45)*(x-45)
+		c = append(c, CurvePoint{X: x, Y: y, Lower: y - half, Upper: y + half})
+	}
+	return c
+}
+
+type chart struct {
+	name  string
+	title string
+	desc  string // a prefix of the wanted <desc>
+	draw  func() ([]byte, error)
+}
+
+func charts() []chart {
+	series, lines := penguins()
+	return []chart{
+		{"scatter", "Body mass by bill length",
+			"Scatter plot of body mass (g) against bill length (mm) for 333 observations in 3 groups: Adelie (n=146), Chinstrap (n=68), Gentoo (n=119); straight lines",
+			func() ([]byte, error) {
+				return Scatter("Body mass by bill length", "Bill length (mm)", "Body mass (g)", series, lines)
+			}},
+		{"distribution", "Body mass by species",
+			"Box plots of body mass (g) for 333 observations in 3 groups: Adelie (n=146, median ",
+			func() ([]byte, error) { return Distribution("Body mass by species", "Body mass (g)", series) }},
+		{"residuals", "Residuals & fitted values",
+			"Residuals (g) against fitted body mass (g) for 333 observations in 3 groups: Adelie (n=146)",
+			func() ([]byte, error) { return Residuals("Residuals & fitted values", residualSeries()) }},
+		{"predicted-observed", "Predicted vs observed",
+			"Observed against predicted body mass (g) for 333 observations in 3 groups:",
+			func() ([]byte, error) { return PredictedObserved("Predicted vs observed", predictedObserved()) }},
+		{"distribution-by-sex", "Body mass by sex",
+			"Box plots of body mass (g) for 333 observations in 2 groups: female (n=",
+			func() ([]byte, error) { return Distribution("Body mass by sex", "Body mass (g)", bySex(series)) }},
+		{"residuals-by-sex", "Residuals by sex",
+			"Residuals (g) against fitted body mass (g) for 333 observations in 2 groups: female (n=",
+			func() ([]byte, error) { return Residuals("Residuals by sex", bySex(residualSeries())) }},
+		{"curve", "Predicted body mass, Adelie female",
+			"Prediction curve of body mass (g) against bill length (mm) from 32 to 60 with a shaded 95% prediction band; Your penguin is marked at bill length (mm) 45.3, body mass (g) 4264.",
+			func() ([]byte, error) {
+				return PredictionCurve("Predicted body mass, Adelie female", "Bill length (mm)", "Body mass (g)",
+					curve(), Point{X: 45.3, Y: 4264}, "Your penguin")
+			}},
+	}
+}
+
+func TestChartsAreAccessibleSVG(t *testing.T) {
+	for _, c := range charts() {
+		t.Run(c.name, func(t *testing.T) {
+			svg, err := c.draw()
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, children := parse(t, svg)
+			if root.Name.Local != "svg" {
+				t.Fatalf("root is <%s>, want <svg>", root.Name.Local)
+			}
+			if got := attr(root, "role"); got != "img" {
+				t.Errorf(`root role = %q, want "img"`, got)
+			}
+			if attr(root, "viewBox") == "" {
+				t.Error("root has no viewBox, so the chart would not scale")
+			}
+			if len(children) < 2 || children[0].name != "title" || children[1].name != "desc" {
+				t.Fatalf("first children = %v, want title then desc", children[:min(2, len(children))])
+			}
+			if children[0].text != c.title {
+				t.Errorf("title = %q, want %q", children[0].text, c.title)
+			}
+			if !strings.HasPrefix(children[1].text, c.desc) || !strings.HasSuffix(children[1].text, ".") {
+				t.Errorf("desc = %q, want a sentence starting %q", children[1].text, c.desc)
+			}
+		})
+	}
+}
+
+func TestScatterUsesSpeciesColours(t *testing.T) {
+	series, lines := penguins()
+	svg, err := Scatter("t", "x", "y", series, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gonum v0.17 writes colours as #RRGGBB; older versions wrote rgb(r,g,b).
+	for name, c := range map[string]struct{ hex, rgb string }{
+		"Adelie":    {"#E69F00", "rgb(230,159,0)"},
+		"Chinstrap": {"#56B4E9", "rgb(86,180,233)"},
+		"Gentoo":    {"#009E73", "rgb(0,158,115)"},
+	} {
+		if !bytes.Contains(svg, []byte(c.hex)) && !bytes.Contains(svg, []byte(c.rgb)) {
+			t.Errorf("%s colour %s not in the SVG", name, c.hex)
+		}
+	}
+}
+
+func TestOtherNamesCycleThePalette(t *testing.T) {
+	got := stylesFor([]Series{{Name: "Gentoo"}, {Name: "female"}, {Name: "male"}})
+	want := []uint32{0x009E73, 0x0072B2, 0xD55E00}
+	for i, st := range got {
+		if st.colour != rgb(want[i]) {
+			t.Errorf("series %d colour = %v, want %06X", i, st.colour, want[i])
+		}
+	}
+	if got[1].shape == got[2].shape {
+		t.Error("two other series share a glyph shape")
+	}
+}
+
+func TestOutputIsDeterministic(t *testing.T) {
+	for _, c := range charts() {
+		a, errA := c.draw()
+		b, errB := c.draw()
+		if errA != nil || errB != nil {
+			t.Fatal(errors.Join(errA, errB))
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: two renders of the same input differ", c.name)
+		}
+	}
+}
+
+func TestInputIsNotMutated(t *testing.T) {
+	series, lines := penguins()
+	before, _ := penguins()
+	c := curve()
+	slices.Reverse(c) // unsorted input, which PredictionCurve must sort on a copy
+	cBefore := slices.Clone(c)
+	if _, err := Scatter("t", "x", "y", series, lines); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Distribution("t", "y", series); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PredictionCurve("t", "x", "y", c, Point{X: 40, Y: 4000}, "p"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range series {
+		if !slices.Equal(series[i].Points, before[i].Points) {
+			t.Errorf("series %q changed", series[i].Name)
+		}
+	}
+	if !slices.Equal(c, cBefore) {
+		t.Error("curve changed")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ok := []Series{{Name: "Adelie", Points: []Point{{39, 3700}, {40, 3800}}}}
+	nan := []Series{{Name: "Adelie", Points: []Point{{39, math.NaN()}}}}
+	inf := []Series{{Name: "Adelie", Points: []Point{{math.Inf(1), 3700}}}}
+	good := curve()
+	tests := map[string]func() ([]byte, error){
+		"scatter no series":    func() ([]byte, error) { return Scatter("t", "x", "y", nil, nil) },
+		"scatter empty series": func() ([]byte, error) { return Scatter("t", "x", "y", []Series{{Name: "Adelie"}}, nil) },
+		"scatter NaN":          func() ([]byte, error) { return Scatter("t", "x", "y", nan, nil) },
+		"scatter Inf":          func() ([]byte, error) { return Scatter("t", "x", "y", inf, nil) },
+		"scatter no title":     func() ([]byte, error) { return Scatter("", "x", "y", ok, nil) },
+		"scatter duplicate": func() ([]byte, error) {
+			return Scatter("t", "x", "y", append(slices.Clone(ok), ok...), nil)
+		},
+		"scatter unnamed": func() ([]byte, error) {
+			return Scatter("t", "x", "y", []Series{{Points: ok[0].Points}}, nil)
+		},
+		"scatter orphan line": func() ([]byte, error) {
+			return Scatter("t", "x", "y", ok, []Line{{Name: "Gentoo", XMax: 1}})
+		},
+		"scatter NaN line": func() ([]byte, error) {
+			return Scatter("t", "x", "y", ok, []Line{{Name: "Adelie", Slope: math.NaN(), XMax: 1}})
+		},
+		"scatter reversed line": func() ([]byte, error) {
+			return Scatter("t", "x", "y", ok, []Line{{Name: "Adelie", XMin: 2, XMax: 1}})
+		},
+		"distribution empty":      func() ([]byte, error) { return Distribution("t", "y", nil) },
+		"distribution NaN":        func() ([]byte, error) { return Distribution("t", "y", nan) },
+		"residuals empty":         func() ([]byte, error) { return Residuals("t", []Series{}) },
+		"residuals Inf":           func() ([]byte, error) { return Residuals("t", inf) },
+		"predicted-observed NaN":  func() ([]byte, error) { return PredictedObserved("t", nan) },
+		"predicted-observed none": func() ([]byte, error) { return PredictedObserved("t", nil) },
+		"curve empty": func() ([]byte, error) {
+			return PredictionCurve("t", "x", "y", nil, Point{}, "p")
+		},
+		"curve NaN": func() ([]byte, error) {
+			c := slices.Clone(good)
+			c[3].Upper = math.NaN()
+			return PredictionCurve("t", "x", "y", c, Point{}, "p")
+		},
+		"curve outside band": func() ([]byte, error) {
+			c := slices.Clone(good)
+			c[3].Lower = c[3].Y + 1
+			return PredictionCurve("t", "x", "y", c, Point{}, "p")
+		},
+		"curve NaN mark": func() ([]byte, error) {
+			return PredictionCurve("t", "x", "y", good, Point{X: math.NaN()}, "p")
+		},
+	}
+	for name, draw := range tests {
+		t.Run(name, func(t *testing.T) {
+			svg, err := draw()
+			if err == nil {
+				t.Fatalf("no error; got %d bytes of SVG", len(svg))
+			}
+			if !strings.HasPrefix(err.Error(), "charts: ") {
+				t.Errorf("error %q does not say where it came from", err)
+			}
+		})
+	}
+}
+
+func TestEdgeCasesStillDraw(t *testing.T) {
+	one := []Series{{Name: "All", Points: []Point{{4000, 0}}}} // one point, zero range
+	same := []Series{{Name: "Adelie", Points: []Point{{1, 1}, {1, 1}}}, {Name: "<b>&", Points: []Point{{1e9, -1e9}}}}
+	huge := []Series{{Name: "huge", Points: []Point{{-math.MaxFloat64, math.MaxFloat64}, {math.MaxFloat64, -math.MaxFloat64}}}}
+	for name, draw := range map[string]func() ([]byte, error){
+		"scatter one":    func() ([]byte, error) { return Scatter("t", "x", "y", one, nil) },
+		"scatter same":   func() ([]byte, error) { return Scatter("a <b> & c", "x", "y", same, nil) },
+		"distribution 1": func() ([]byte, error) { return Distribution("t", "y", one) },
+		"residuals zero": func() ([]byte, error) { return Residuals("t", one) },
+		"pred-obs same":  func() ([]byte, error) { return PredictedObserved("t", same) },
+		"scatter huge":   func() ([]byte, error) { return Scatter("t", "x", "y", huge, nil) },
+		"residuals huge": func() ([]byte, error) { return Residuals("t", huge) },
+		"box huge":       func() ([]byte, error) { return Distribution("t", "y", huge) },
+		"curve flat band": func() ([]byte, error) {
+			return PredictionCurve("t", "x", "y", []CurvePoint{{0, 1, 1, 1}, {0, 1, 1, 1}}, Point{}, "")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svg, err := draw()
+			if err != nil {
+				t.Fatal(err)
+			}
+			parse(t, svg)
+		})
+	}
+}
+
+// TestWriteSamples writes every sample chart to the -samples directory for
+// a person to look at: go test -run TestWriteSamples -samples /tmp/charts
+func TestWriteSamples(t *testing.T) {
+	if *samples == "" {
+		t.Skip("no -samples directory")
+	}
+	if err := os.MkdirAll(*samples, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range charts() {
+		svg, err := c.draw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(*samples, c.name+".svg"), svg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScatter(b *testing.B) {
+	series, lines := penguins()
+	for b.Loop() {
+		if _, err := Scatter("Body mass by bill length", "Bill length (mm)", "Body mass (g)", series, lines); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type element struct{ name, text string }
+
+// parse decodes svg to EOF, failing t on any XML error, and returns the root
+// element and its child elements with their character data.
+func parse(t *testing.T, svg []byte) (xml.StartElement, []element) {
+	t.Helper()
+	d := xml.NewDecoder(bytes.NewReader(svg))
+	var (
+		root     xml.StartElement
+		children []element
+		depth    int
+	)
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch depth {
+			case 1:
+				root = tok.Copy()
+			case 2:
+				children = append(children, element{name: tok.Name.Local})
+			}
+		case xml.CharData:
+			if depth == 2 {
+				children[len(children)-1].text += string(tok)
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
+	if depth != 0 {
+		t.Fatalf("SVG ends %d elements deep", depth)
+	}
+	return root, children
+}
+
+func attr(e xml.StartElement, name string) string {
+	for _, a := range e.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func TestRoundTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   string
+	}{
+		{2400, 6350, "3000 4000 5000 6000"},
+		{-1230, 1230, "-1000 -500 0 500 1000"},
+		{32, 60, "35 40 45 50 55 60"},
+		{0, 1.4, "0.00 0.25 0.50 0.75 1.00 1.25"},
+		{-0.3, 0.3, "-0.3 -0.2 -0.1 0.0 0.1 0.2 0.3"},
+	} {
+		var labels []string
+		for _, tk := range (roundTicks{}).Ticks(tc.lo, tc.hi) {
+			labels = append(labels, tk.Label)
+		}
+		if got := strings.Join(labels, " "); got != tc.want {
+			t.Errorf("Ticks(%v, %v) = %q, want %q", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+	// Ranges that defeat float steps still end.
+	for _, r := range [][2]float64{{-math.MaxFloat64, math.MaxFloat64}, {1e17, 1e17 + 16}} {
+		if n := len((roundTicks{}).Ticks(r[0], r[1])); n > 20 {
+			t.Errorf("Ticks(%v, %v) gave %d ticks", r[0], r[1], n)
+		}
+	}
+}

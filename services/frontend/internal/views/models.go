@@ -1,0 +1,165 @@
+// Package views renders the frontend's pages with templ. Handlers pass view
+// models (the plain structs below), never domain types.
+package views
+
+// Links are the URLs the pages link to: absolute paths when served, relative
+// files when exported as a static site.
+type Links struct {
+	Home, Explore, Model, Predict, Status string
+	Static                                string // prefix of /static/ assets
+	Charts                                string // prefix of chart images
+	Live                                  bool   // false in the exported static site: no Predict or Status
+}
+
+// ServedLinks are the links of the running app.
+var ServedLinks = Links{Home: "/", Explore: "/explore", Model: "/model", Predict: "/predict", Status: "/status", Static: "/static/", Charts: "/charts/", Live: true}
+
+// ExportLinks are the links of the static site written by `export`.
+var ExportLinks = Links{Home: "index.html", Explore: "explore.html", Model: "model.html", Static: "static/", Charts: "charts/"}
+
+// Layout is what every page shares.
+type Layout struct {
+	Title   string
+	Active  string // "home", "explore", "model", "predict", "status"
+	Links   Links
+	Version string // the frontend's build version
+}
+
+// Notice is a message box: Kind is "warning" or "error".
+type Notice struct {
+	Kind, Title, Text string
+}
+
+// ModelSummary is what the overview shows of the served model.
+type ModelSummary struct {
+	Available bool
+	Version   string
+	Formula   string
+	R2, AdjR2 string
+	RMSE, N   string
+	Created   string
+}
+
+// Overview is the home page.
+type Overview struct {
+	Layout
+	Model       ModelSummary
+	Status      Notice // live status of the model service
+	Rows        int
+	Complete    int
+	ModelAPIURL string
+}
+
+// StatCell is a mean and standard deviation, formatted.
+type StatCell struct{ N, Mean, SD string }
+
+// SummaryRow is one species × sex group.
+type SummaryRow struct {
+	Species, Sex string
+	Rows         int
+	Cells        []StatCell // one per Explore.Measures
+}
+
+// DropRow counts rows left out of the model, by reason.
+type DropRow struct {
+	Reason string
+	Count  int
+}
+
+// Chart is an SVG image with its text alternative.
+type Chart struct {
+	Src, Alt string
+}
+
+// Explore is the EDA page.
+type Explore struct {
+	Layout
+	Measures     []string // column labels with units
+	Groups       []SummaryRow
+	Rows         int
+	Complete     int
+	Dropped      []DropRow
+	Scatter      Chart
+	Distribution Chart
+}
+
+// CoefRow is one row of the coefficient table.
+type CoefRow struct {
+	Term, Estimate, StdError, T, P string
+}
+
+// ModelPage shows the served model.
+type ModelPage struct {
+	Layout
+	Unavailable *Notice
+	Version     string
+	Created     string
+	Formula     string
+	DataSHA256  string
+	DataSource  string
+	Coefs       []CoefRow
+	R2, AdjR2   string
+	RMSE, Sigma string
+	N, DF       string
+	Residuals   Chart
+	PredObs     Chart
+}
+
+// Option is a select option.
+type Option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// PredictForm is the Penguin Mass Predictor's form, echoing what was sent.
+type PredictForm struct {
+	Bill    string
+	Species []Option
+	Sex     []Option
+	Errors  map[string]string // field name → message
+}
+
+// PredictResult is a prediction to show.
+type PredictResult struct {
+	Sent    string // the JSON sent to the model API
+	Mass    string
+	Lower   string
+	Upper   string
+	Version string
+	Warning string
+	Chart   Chart
+}
+
+// PredictPage is the Penguin Mass Predictor.
+type PredictPage struct {
+	Layout
+	Form   PredictForm
+	Result *PredictResult
+	Notice *Notice // the prediction service is unavailable, or rejected the input
+}
+
+// CallRow is one recent call to the model API.
+type CallRow struct {
+	At, Op, Status, Duration, Attempts, Error string
+}
+
+// StatusPage shows the health of both services.
+type StatusPage struct {
+	Layout
+	ModelURL     string
+	ModelStatus  Notice
+	ModelVersion string
+	Calls        []CallRow
+	P50, P95     string
+	Build        []KV
+}
+
+// KV is a labelled value.
+type KV struct{ Key, Value string }
+
+// ErrorPage is shown for 404s and other errors.
+type ErrorPage struct {
+	Layout
+	Status  int
+	Message string
+}

@@ -1,0 +1,117 @@
+// Package web is the frontend's HTTP layer: the pages, the charts they show,
+// security headers, and the calls to the model API.
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/palmerops/penguins/pkg/buildinfo"
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/frontend/internal/views"
+)
+
+// ModelAPI is what the frontend needs of the model service.
+type ModelAPI interface {
+	Predict(ctx context.Context, records []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error)
+	Metadata(ctx context.Context) (*modelapi.Metadata, error)
+	Ready(ctx context.Context) (*modelapi.Health, error)
+}
+
+// Options configure an App.
+type Options struct {
+	ModelURL string // shown on the pages
+	Build    buildinfo.Info
+}
+
+// App is the frontend. Data-only content is computed once at start-up;
+// model-dependent charts once per model version.
+type App struct {
+	log   *zap.Logger
+	api   ModelAPI
+	opts  Options
+	echo  *echo.Echo
+	reg   *prometheus.Registry
+	calls *CallLog
+
+	rows    []penguins.Penguin
+	explore views.Explore     // without Layout
+	static  map[string][]byte // EDA chart SVGs by file name
+
+	mu          sync.Mutex
+	modelCharts map[string]*modelCharts // by model version
+	curves      *curveCache
+
+	ready atomic.Bool
+}
+
+// New builds the app: it parses the embedded data and draws the EDA charts.
+// calls may be nil.
+func New(log *zap.Logger, api ModelAPI, calls *CallLog, opts Options) (*App, error) {
+	rows, err := penguins.Embedded{}.Load(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if calls == nil {
+		calls = NewCallLog(50)
+	}
+	a := &App{
+		log: log, api: api, opts: opts, calls: calls, rows: rows,
+		reg:         prometheus.NewRegistry(),
+		modelCharts: map[string]*modelCharts{},
+		curves:      newCurveCache(512),
+	}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	calls.register(a.reg)
+	if a.explore, a.static, err = buildExplore(rows); err != nil {
+		return nil, fmt.Errorf("explore page: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.handleError
+	e.Use(service.Observe(log, service.NewHTTPMetrics(a.reg)), securityHeaders)
+	a.echo = e
+	a.routes(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	a.ready.Store(true)
+	return a, nil
+}
+
+// Handler returns the HTTP handler.
+func (a *App) Handler() http.Handler { return a.echo }
+
+// SetDraining makes /readyz fail during shutdown.
+func (a *App) SetDraining() { a.ready.Store(false) }
+
+func (a *App) layout(title, active string, links views.Links) views.Layout {
+	return views.Layout{Title: title, Active: active, Links: links, Version: a.opts.Build.Version}
+}
+
+// render writes a templ component into a buffer first, so a render error is
+// still a clean 500 rather than half a page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return fmt.Errorf("rendering page: %w", err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// modelCtx bounds the model API calls one page makes.
+func modelCtx(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), 5*time.Second)
+}

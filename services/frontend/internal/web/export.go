@@ -1,0 +1,68 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/a-h/templ"
+
+	"github.com/palmerops/penguins/services/frontend/internal/views"
+)
+
+// Export writes Overview, Explore and Model as a static site into dir:
+// HTML with relative links, the SVG charts and the stylesheet, ready for
+// GitHub Pages. The Model page needs the model API, as when served.
+func (a *App) Export(ctx context.Context, dir string) ([]string, error) {
+	md, err := a.api.Metadata(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("export: the Model page needs the model API: %w", err)
+	}
+	modelFiles, err := a.chartsFor(md)
+	if err != nil {
+		return nil, err
+	}
+	links := views.ExportLinks
+	mv := modelView(md, links)
+	mv.Layout = a.layout("Model", "model", links)
+	pages := map[string]templ.Component{
+		"index.html":   views.OverviewView(a.overviewView(md, nil, links)),
+		"explore.html": views.ExploreView(a.exploreView(links)),
+		"model.html":   views.ModelView(mv),
+	}
+	files := map[string][]byte{}
+	for name, comp := range pages {
+		var buf bytes.Buffer
+		if err := comp.Render(ctx, &buf); err != nil {
+			return nil, fmt.Errorf("export: rendering %s: %w", name, err)
+		}
+		files[name] = buf.Bytes()
+	}
+	for name, svg := range a.static {
+		files[filepath.Join("charts", name)] = svg
+	}
+	for name, svg := range modelFiles {
+		files[filepath.Join("charts", "model", md.Version, name)] = svg
+	}
+	css, err := fs.ReadFile(staticFiles, "static/style.css")
+	if err != nil {
+		return nil, err
+	}
+	files[filepath.Join("static", "style.css")] = css
+
+	var written []string
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		written = append(written, name)
+	}
+	return written, nil
+}

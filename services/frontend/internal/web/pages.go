@@ -1,0 +1,113 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/services/frontend/internal/views"
+)
+
+func (a *App) overview(c echo.Context) error {
+	ctx, cancel := modelCtx(c)
+	defer cancel()
+	md, err := a.api.Metadata(ctx)
+	if err != nil {
+		a.modelFailure(c, "metadata", err)
+	}
+	return render(c, http.StatusOK, views.OverviewView(a.overviewView(md, err, views.ServedLinks)))
+}
+
+// overviewView is the home page for metadata md (nil when the call failed
+// with err). The page is data-only at heart, so it renders either way.
+func (a *App) overviewView(md *modelapi.Metadata, err error, links views.Links) views.Overview {
+	v := views.Overview{
+		Layout: a.layout("Overview", "home", links), Rows: a.explore.Rows, Complete: a.explore.Complete,
+		ModelAPIURL: a.opts.ModelURL,
+	}
+	if err != nil {
+		v.Status = views.Notice{Kind: "error", Title: "Model service unavailable", Text: "The model API is not answering; predictions are paused. The data pages work as usual."}
+		return v
+	}
+	v.Status = views.Notice{Kind: "ok", Title: "Model service ready", Text: "Serving version " + md.Version + "."}
+	v.Model = views.ModelSummary{
+		Available: true, Version: md.Version, Formula: md.Formula,
+		R2: fmt.Sprintf("%.3f", md.Metrics.R2), AdjR2: fmt.Sprintf("%.3f", md.Metrics.AdjR2),
+		RMSE: fmt.Sprintf("%.1f", md.Metrics.RMSE), N: fmt.Sprint(md.Metrics.N),
+		Created: md.Created.UTC().Format("2006-01-02 15:04 UTC"),
+	}
+	return v
+}
+
+func (a *App) exploreView(links views.Links) views.Explore {
+	v := a.explore
+	v.Layout = a.layout("Explore", "explore", links)
+	v.Scatter.Src = links.Charts + v.Scatter.Src
+	v.Distribution.Src = links.Charts + v.Distribution.Src
+	return v
+}
+
+func (a *App) explorePage(c echo.Context) error {
+	return render(c, http.StatusOK, views.ExploreView(a.exploreView(views.ServedLinks)))
+}
+
+func (a *App) model(c echo.Context) error {
+	ctx, cancel := modelCtx(c)
+	defer cancel()
+	md, err := a.api.Metadata(ctx)
+	if err != nil {
+		status, n := a.modelFailure(c, "metadata", err)
+		n.Title = "Model service unavailable"
+		n.Text = "The model API is not answering, so there is no served model to show. This page works again as soon as it is back."
+		v := views.ModelPage{Layout: a.layout("Model", "model", views.ServedLinks), Unavailable: n}
+		return render(c, status, views.ModelView(v))
+	}
+	if _, err := a.chartsFor(md); err != nil {
+		return err
+	}
+	v := modelView(md, views.ServedLinks)
+	v.Layout = a.layout("Model", "model", views.ServedLinks)
+	return render(c, http.StatusOK, views.ModelView(v))
+}
+
+func (a *App) status(c echo.Context) error {
+	ctx, cancel := modelCtx(c)
+	defer cancel()
+	v := views.StatusPage{Layout: a.layout("Status", "status", views.ServedLinks), ModelURL: a.opts.ModelURL, ModelVersion: "unknown"}
+	h, err := a.api.Ready(ctx)
+	switch {
+	case err == nil:
+		v.ModelStatus = views.Notice{Kind: "ok", Title: "Ready", Text: "The model service has a verified model loaded."}
+		v.ModelVersion = h.Version
+	case h != nil:
+		v.ModelStatus = views.Notice{Kind: "warning", Title: "Not ready: " + h.Status, Text: h.Reason}
+	default:
+		v.ModelStatus = views.Notice{Kind: "error", Title: "Unavailable", Text: err.Error()}
+	}
+	calls := a.calls.Recent()
+	for _, s := range calls {
+		row := views.CallRow{At: s.At.UTC().Format("15:04:05.000"), Op: s.Op, Status: fmt.Sprint(s.Status),
+			Duration: fmtDuration(s.Duration), Attempts: fmt.Sprint(s.Attempts)}
+		if s.Err != nil {
+			row.Error = s.Err.Error()
+		}
+		v.Calls = append(v.Calls, row)
+	}
+	v.P50, v.P95 = fmtDuration(percentile(calls, 50)), fmtDuration(percentile(calls, 95))
+	b := a.opts.Build
+	v.Build = []views.KV{{Key: "Version", Value: b.Version}, {Key: "Commit", Value: b.Commit}, {Key: "Go", Value: b.GoVersion}, {Key: "Module", Value: b.Module}}
+	for _, dep := range b.DepNames() {
+		v.Build = append(v.Build, views.KV{Key: dep, Value: b.Deps[dep]})
+	}
+	return render(c, http.StatusOK, views.StatusView(v))
+}
+
+func fmtDuration(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}

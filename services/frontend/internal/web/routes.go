@@ -1,0 +1,103 @@
+package web
+
+import (
+	"embed"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/frontend/internal/views"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+func (a *App) routes(metrics http.Handler) {
+	e := a.echo
+	e.GET("/", a.overview)
+	e.GET("/explore", a.explorePage)
+	e.GET("/model", a.model)
+	e.GET("/predict", a.predict)
+	e.GET("/status", a.status)
+	e.GET("/charts/:name", a.dataChart)
+	e.GET("/charts/model/:version/:name", a.modelChart)
+	e.GET("/charts/predict.svg", a.predictChart)
+	e.StaticFS("/static", echo.MustSubFS(staticFiles, "static"))
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		// Ready means this service can render its pages; it deliberately
+		// does not depend on the model service being up.
+		if !a.ready.Load() {
+			return c.JSON(http.StatusServiceUnavailable, modelapi.Health{Status: "draining"})
+		}
+		return c.JSON(http.StatusOK, modelapi.Health{Status: "ready", Version: a.opts.Build.Version})
+	})
+	e.GET("/metrics", echo.WrapHandler(metrics))
+}
+
+func (a *App) dataChart(c echo.Context) error {
+	svg, ok := a.static[c.Param("name")]
+	if !ok {
+		return echo.ErrNotFound
+	}
+	return svgBlob(c, svg, true)
+}
+
+func (a *App) modelChart(c echo.Context) error {
+	ctx, cancel := modelCtx(c)
+	defer cancel()
+	md, err := a.api.Metadata(ctx)
+	if err != nil {
+		status, _ := a.modelFailure(c, "metadata", err)
+		return echo.NewHTTPError(status, "prediction service unavailable")
+	}
+	if md.Version != c.Param("version") {
+		return echo.ErrNotFound // an old version's link: the page now shows the new one
+	}
+	files, err := a.chartsFor(md)
+	if err != nil {
+		return err
+	}
+	svg, ok := files[c.Param("name")]
+	if !ok {
+		return echo.ErrNotFound
+	}
+	return svgBlob(c, svg, true)
+}
+
+// handleError is Echo's HTTPErrorHandler: pages get an HTML error page,
+// never a stack trace; internal errors are logged.
+func (a *App) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := http.StatusInternalServerError
+	msg := "Something went wrong on our side. The request id in the logs is " + service.RequestID(c) + "."
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		switch status {
+		case http.StatusNotFound:
+			msg = "There is no page at " + c.Request().URL.Path + "."
+		case http.StatusMethodNotAllowed:
+			msg = "This page only answers GET requests."
+		case http.StatusServiceUnavailable:
+			msg = "The prediction service is unavailable right now; try again shortly."
+		default:
+			if m, ok := he.Message.(string); ok && status < 500 {
+				msg = m
+			}
+		}
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		a.log.Error("internal error", zap.String("request_id", service.RequestID(c)), zap.String("route", c.Path()), zap.Error(err))
+	}
+	v := views.ErrorPage{Layout: a.layout(http.StatusText(status), "", views.ServedLinks), Status: status, Message: msg}
+	if rerr := render(c, status, views.ErrorView(v)); rerr != nil {
+		_ = c.String(status, msg)
+	}
+}

@@ -1,0 +1,471 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/palmerops/penguins/pkg/buildinfo"
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/penguins"
+)
+
+// fakeAPI is a ModelAPI made of function fields, so each test says what the
+// model service does.
+type fakeAPI struct {
+	predict  func(ctx context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error)
+	metadata func(ctx context.Context) (*modelapi.Metadata, error)
+	ready    func(ctx context.Context) (*modelapi.Health, error)
+	calls    atomic.Int64
+}
+
+func (f *fakeAPI) Predict(ctx context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
+	f.calls.Add(1)
+	return f.predict(ctx, recs, opts)
+}
+func (f *fakeAPI) Metadata(ctx context.Context) (*modelapi.Metadata, error) {
+	f.calls.Add(1)
+	return f.metadata(ctx)
+}
+func (f *fakeAPI) Ready(ctx context.Context) (*modelapi.Health, error) {
+	f.calls.Add(1)
+	return f.ready(ctx)
+}
+
+var errDown = &modelapi.APIError{Op: "test", Status: http.StatusServiceUnavailable, Body: "down"}
+
+// upAPI answers like a model service serving the model trained from the
+// embedded data.
+func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
+	t.Helper()
+	a, m, err := massmodel.TrainFrom(context.Background(), penguins.Embedded{}, time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeAPI{
+		predict: func(_ context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
+			resp := &modelapi.PredictResponse{Model: a.Name, Version: a.Version}
+			if opts.Interval {
+				resp.Interval = &modelapi.Interval{Level: 0.95}
+			}
+			for i, r := range recs {
+				sp, _ := penguins.ParseSpecies(r.Species)
+				sex, _ := penguins.ParseSex(r.Sex)
+				in := massmodel.Input{BillLengthMM: r.BillLengthMM, Species: sp, Sex: sex}
+				fit, lo, hi := m.Interval(in)
+				resp.Predict = append(resp.Predict, fit)
+				if opts.Interval {
+					resp.Interval.Lower = append(resp.Interval.Lower, lo)
+					resp.Interval.Upper = append(resp.Interval.Upper, hi)
+				}
+				if !m.InTrainingRange(in) {
+					resp.Warnings = append(resp.Warnings, modelapi.Warning{Row: i, Message: "bill_length_mm is outside the training range [32.1, 59.6]"})
+				}
+			}
+			return resp, nil
+		},
+		metadata: func(context.Context) (*modelapi.Metadata, error) { return &modelapi.Metadata{Artifact: *a}, nil },
+		ready: func(context.Context) (*modelapi.Health, error) {
+			return &modelapi.Health{Status: "ready", Version: a.Version}, nil
+		},
+	}, a
+}
+
+func downAPI() *fakeAPI {
+	return &fakeAPI{
+		predict: func(context.Context, []modelapi.Record, modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
+			return nil, errDown
+		},
+		metadata: func(context.Context) (*modelapi.Metadata, error) { return nil, errDown },
+		ready:    func(context.Context) (*modelapi.Health, error) { return nil, errDown },
+	}
+}
+
+func newTestApp(t testing.TB, api ModelAPI) *httptest.Server {
+	t.Helper()
+	app, err := New(zaptest.NewLogger(t), api, nil, Options{ModelURL: "http://model.test", Build: buildinfo.Info{Version: "test", GoVersion: "go1.26"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(app.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func get(t *testing.T, ts *httptest.Server, path string, hdr ...string) (*http.Response, *goquery.Document) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	doc, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, doc
+}
+
+// TestExploreTableMatchesIndependentComputation recomputes every cell of the
+// summary table from the raw CSV text with a plain two-pass mean and sd.
+func TestExploreTableMatchesIndependentComputation(t *testing.T) {
+	api, _ := upAPI(t)
+	ts := newTestApp(t, api)
+	resp, doc := get(t, ts, "/explore")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	lines := strings.Split(strings.TrimSpace(string(penguins.EmbeddedCSV())), "\n")[1:]
+	rows := doc.Find("[data-testid=summary-table] tbody tr")
+	if rows.Length() != 8 {
+		t.Fatalf("%d table rows, want 8", rows.Length())
+	}
+	rows.Each(func(_ int, tr *goquery.Selection) {
+		species, sex := tr.AttrOr("data-species", ""), tr.AttrOr("data-sex", "")
+		tr.Find("td.num").Each(func(col int, td *goquery.Selection) {
+			var xs []float64
+			for _, l := range lines {
+				f := strings.Split(l, ",")
+				if f[0] == species && f[6] == sex && f[2+col] != "NA" {
+					x, err := strconv.ParseFloat(f[2+col], 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					xs = append(xs, x)
+				}
+			}
+			var sum, ss float64
+			for _, x := range xs {
+				sum += x
+			}
+			mean := sum / float64(len(xs))
+			for _, x := range xs {
+				ss += (x - mean) * (x - mean)
+			}
+			wantSD := "NA"
+			if len(xs) > 1 {
+				wantSD = fmt.Sprintf("%.2f", math.Sqrt(ss/float64(len(xs)-1)))
+			}
+			got := [3]string{td.Find(".mean").Text(), td.Find(".sd").Text(), td.Find(".n").Text()}
+			want := [3]string{fmt.Sprintf("%.2f", mean), wantSD, fmt.Sprintf("(%d)", len(xs))}
+			if got != want {
+				t.Errorf("%s %s column %d: %v, want %v", species, sex, col, got, want)
+			}
+		})
+	})
+	if got := doc.Find("[data-testid=dropped-summary]").Text(); !strings.Contains(got, "11 of 344 rows") {
+		t.Errorf("dropped summary %q", got)
+	}
+	if got := doc.Find("[data-testid=dropped-list]").Text(); !strings.Contains(got, "9 rows: missing sex") || !strings.Contains(got, "2 rows: missing bill_length_mm, body_mass_g, sex") {
+		t.Errorf("dropped list %q", got)
+	}
+	for _, id := range []string{"scatter", "distribution"} {
+		src := doc.Find("[data-testid=" + id + "]").AttrOr("src", "")
+		r, err := ts.Client().Get(ts.URL + src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(b), "<svg") {
+			t.Errorf("%s chart %s: %d %s", id, src, r.StatusCode, r.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestModelPageShowsServedCoefficients(t *testing.T) {
+	api, art := upAPI(t)
+	// Serve coefficients that differ from a fresh fit, to prove the page
+	// shows what the API serves rather than a second copy of the model.
+	served := *art
+	served.Coefficients = append([]massmodel.Coefficient(nil), art.Coefficients...)
+	served.Coefficients[1].Estimate = 31.4159
+	served.Version = "20990101T000000Z-abcdefabcdef"
+	api.metadata = func(context.Context) (*modelapi.Metadata, error) { return &modelapi.Metadata{Artifact: served}, nil }
+	ts := newTestApp(t, api)
+	resp, doc := get(t, ts, "/model")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, c := range served.Coefficients {
+		row := doc.Find(fmt.Sprintf("[data-testid=coef-table] tr[data-term=%q]", c.Term))
+		if got, want := row.Find(".estimate").Text(), fmt.Sprintf("%.2f", c.Estimate); got != want {
+			t.Errorf("%s estimate %q, want %q", c.Term, got, want)
+		}
+	}
+	if got := doc.Find("[data-testid=model-version]").Text(); got != served.Version {
+		t.Errorf("version %q", got)
+	}
+	if got := doc.Find("[data-testid=data-sha256]").Text(); got != served.Data.SHA256 {
+		t.Errorf("data hash %q", got)
+	}
+	if got := doc.Find("[data-testid=r2]").Text(); got != fmt.Sprintf("%.4f", served.Metrics.R2) {
+		t.Errorf("R² %q", got)
+	}
+	src := doc.Find("[data-testid=residuals]").AttrOr("src", "")
+	if !strings.Contains(src, served.Version) {
+		t.Errorf("residuals chart %q is not keyed by the served version", src)
+	}
+	r, err := ts.Client().Get(ts.URL + src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("residuals chart: %d", r.StatusCode)
+	}
+}
+
+func TestPredictPage(t *testing.T) {
+	api, art := upAPI(t)
+	ts := newTestApp(t, api)
+
+	// The empty form has the book's defaults and labels on every control.
+	resp, doc := get(t, ts, "/predict")
+	if resp.StatusCode != 200 || doc.Find("#bill_length_mm").AttrOr("value", "") != "45.0" ||
+		doc.Find("#bill-range").AttrOr("min", "") != "30" || doc.Find("#bill-range").AttrOr("step", "") != "0.1" {
+		t.Errorf("empty form: %d", resp.StatusCode)
+	}
+	if doc.Find("[data-testid=no-result]").Length() != 1 {
+		t.Error("empty form shows a result")
+	}
+
+	// A prediction, as a shareable GET link using the API's own names.
+	resp, doc = get(t, ts, "/predict?bill_length_mm=45&species=Gentoo&sex=male")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	want, _ := api.predict(context.Background(), []modelapi.Record{{BillLengthMM: 45, Species: "Gentoo", Sex: "male"}}, modelapi.PredictOptions{Interval: true})
+	if got := doc.Find("[data-testid=mass]").Text(); got != fmtGrams(want.Predict[0]) {
+		t.Errorf("mass %q, want %q", got, fmtGrams(want.Predict[0]))
+	}
+	if got := doc.Find("[data-testid=interval]").Text(); !strings.Contains(got, fmtGrams(want.Interval.Lower[0])+" – "+fmtGrams(want.Interval.Upper[0])) {
+		t.Errorf("interval %q", got)
+	}
+	if got := doc.Find("[data-testid=sent]").Text(); !strings.Contains(got, `"bill_length_mm": 45`) || !strings.Contains(got, `"species": "Gentoo"`) {
+		t.Errorf("sent %q", got)
+	}
+	if doc.Find("#species option[selected]").AttrOr("value", "") != "Gentoo" || doc.Find("#sex option[selected]").AttrOr("value", "") != "male" {
+		t.Error("the form does not echo the query")
+	}
+	if got := doc.Find("[data-testid=result-version]").Text(); got != art.Version {
+		t.Errorf("version %q", got)
+	}
+	chart := doc.Find("[data-testid=curve]")
+	r, err := ts.Client().Get(ts.URL + chart.AttrOr("src", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "image/svg+xml" || chart.AttrOr("alt", "") == "" {
+		t.Errorf("curve chart: %d", r.StatusCode)
+	}
+
+	// Outside the training range: predicted, with a warning.
+	_, doc = get(t, ts, "/predict?bill_length_mm=30.5&species=Adelie&sex=female")
+	if doc.Find("[data-testid=mass]").Length() != 1 || !strings.Contains(doc.Find("[data-testid=notice]").Text(), "Outside the training data") {
+		t.Errorf("no warning for 30.5 mm: %s", doc.Find("#result").Text())
+	}
+
+	// The fragment app.js asks for: the result section only.
+	_, doc = get(t, ts, "/predict?bill_length_mm=50&species=Chinstrap&sex=female", "X-Fragment", "result")
+	if doc.Find("html form").Length() != 0 || doc.Find("[data-testid=mass]").Length() != 1 {
+		t.Error("fragment is not just the result")
+	}
+}
+
+func TestPredictValidatesOnTheServer(t *testing.T) {
+	api, _ := upAPI(t)
+	ts := newTestApp(t, api)
+	cases := map[string]map[string]string{
+		"?bill_length_mm=abc&species=Gentoo&sex=male":   {"bill_length_mm": "must be a number"},
+		"?bill_length_mm=70&species=Gentoo&sex=male":    {"bill_length_mm": "between 30 and 60"},
+		"?bill_length_mm=45.55&species=Gentoo&sex=male": {"bill_length_mm": "steps of 0.1"},
+		"?bill_length_mm=&species=Emperor&sex=x":        {"bill_length_mm": "Enter a bill length", "species": "Choose a species", "sex": "Choose female or male"},
+		"?species=Gentoo":                               {"bill_length_mm": "Enter a bill length", "sex": "Choose female or male"},
+		"?bill_length_mm=NaN&species=Gentoo&sex=male":   {"bill_length_mm": "must be a number"},
+	}
+	for query, errs := range cases {
+		before := api.calls.Load()
+		resp, doc := get(t, ts, "/predict"+query)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("%s: status %d, want 422", query, resp.StatusCode)
+		}
+		for field, want := range errs {
+			if got := doc.Find("[data-testid=error-" + field + "]").Text(); !strings.Contains(got, want) {
+				t.Errorf("%s: %s error %q, want %q", query, field, got, want)
+			}
+		}
+		if api.calls.Load() != before {
+			t.Errorf("%s: invalid input was sent to the model API", query)
+		}
+	}
+}
+
+func TestPagesWhenTheModelServiceIsDown(t *testing.T) {
+	ts := newTestApp(t, downAPI())
+	for path, want := range map[string]int{
+		"/": 200, "/explore": 200, "/status": 200, "/readyz": 200, "/healthz": 200,
+		"/model": 503, "/predict?bill_length_mm=45&species=Gentoo&sex=male": 503, "/predict": 200,
+	} {
+		resp, doc := get(t, ts, path)
+		if resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", path, resp.StatusCode, want)
+		}
+		if strings.HasPrefix(path, "/model") || strings.HasPrefix(path, "/predict?") {
+			if got := doc.Find("[data-testid=notice]").Text(); !strings.Contains(got, "unavailable") {
+				t.Errorf("%s: notice %q", path, got)
+			}
+			if doc.Find("h1").Length() != 1 || doc.Find("nav").Length() != 1 {
+				t.Errorf("%s: not a full page", path)
+			}
+		}
+		if path == "/" && !strings.Contains(doc.Find("[data-testid=notice]").Text(), "Model service unavailable") {
+			t.Errorf("/ does not say the model service is unavailable")
+		}
+	}
+}
+
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	api, _ := upAPI(t)
+	ts := newTestApp(t, api)
+	for _, path := range []string{"/", "/explore", "/model", "/predict", "/status", "/static/app.js", "/static/style.css",
+		"/charts/explore-scatter.svg", "/healthz", "/metrics", "/nope", "/predict?bill_length_mm=x"} {
+		resp, err := ts.Client().Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") ||
+			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+}
+
+// TestAccessibleMarkup checks the rules every page keeps: a label for each
+// control, alt text on images, headings that do not skip levels, and
+// header cells in tables.
+func TestAccessibleMarkup(t *testing.T) {
+	api, _ := upAPI(t)
+	ts := newTestApp(t, api)
+	for _, path := range []string{"/", "/explore", "/model", "/predict?bill_length_mm=45&species=Gentoo&sex=male", "/status", "/nope"} {
+		_, doc := get(t, ts, path)
+		if doc.Find("html").AttrOr("lang", "") != "en" || doc.Find("h1").Length() != 1 {
+			t.Errorf("%s: lang or h1 missing", path)
+		}
+		doc.Find("input, select").Each(func(_ int, s *goquery.Selection) {
+			id := s.AttrOr("id", "")
+			if id == "" || doc.Find(fmt.Sprintf("label[for=%q]", id)).Length() == 0 {
+				t.Errorf("%s: control %s has no label", path, id)
+			}
+		})
+		doc.Find("img").Each(func(_ int, s *goquery.Selection) {
+			if strings.TrimSpace(s.AttrOr("alt", "")) == "" {
+				t.Errorf("%s: image %s has no alt text", path, s.AttrOr("src", ""))
+			}
+		})
+		last := 0
+		doc.Find("h1, h2, h3, h4").Each(func(_ int, s *goquery.Selection) {
+			level := int(goquery.NodeName(s)[1] - '0')
+			if level > last+1 {
+				t.Errorf("%s: heading %q skips from h%d to h%d", path, s.Text(), last, level)
+			}
+			last = level
+		})
+		doc.Find("table").Each(func(_ int, s *goquery.Selection) {
+			if s.Find("thead th[scope=col]").Length() == 0 {
+				t.Errorf("%s: table without column headers", path)
+			}
+		})
+		if doc.Find("[style]").Length() > 0 || doc.Find("script:not([src])").Length() > 0 {
+			t.Errorf("%s: inline style or script (the CSP forbids them)", path)
+		}
+	}
+}
+
+func TestStatusPage(t *testing.T) {
+	api, art := upAPI(t)
+	ts := newTestApp(t, api)
+	_, doc := get(t, ts, "/status")
+	if got := doc.Find("[data-testid=status-model-version]").Text(); got != art.Version {
+		t.Errorf("model version %q", got)
+	}
+	if !strings.Contains(doc.Find("[data-testid=build]").Text(), "go1.26") {
+		t.Error("build info missing")
+	}
+}
+
+func TestExport(t *testing.T) {
+	api, art := upAPI(t)
+	app, err := New(zaptest.NewLogger(t), api, nil, Options{Build: buildinfo.Info{Version: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files, err := app.Export(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 7 {
+		t.Errorf("exported %v", files)
+	}
+	for _, page := range []string{"index.html", "explore.html", "model.html"} {
+		f, err := os.Open(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := goquery.NewDocumentFromReader(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every local link and image resolves to an exported file.
+		doc.Find("a[href], img[src], link[href], script[src]").Each(func(_ int, s *goquery.Selection) {
+			ref := s.AttrOr("href", s.AttrOr("src", ""))
+			if strings.HasPrefix(ref, "#") {
+				return
+			}
+			if strings.HasPrefix(ref, "/") || strings.Contains(ref, "://") {
+				t.Errorf("%s: non-relative link %q", page, ref)
+				return
+			}
+			if _, err := os.Stat(filepath.Join(dir, ref)); err != nil {
+				t.Errorf("%s: %q does not resolve: %v", page, ref, err)
+			}
+		})
+		if doc.Find("a[href='/predict'], a[href='predict.html']").Length() > 0 {
+			t.Errorf("%s links to the live-only Predict page", page)
+		}
+	}
+	body, _ := os.ReadFile(filepath.Join(dir, "model.html"))
+	if !strings.Contains(string(body), art.Version) {
+		t.Error("model.html lacks the served version")
+	}
+	// Without the model API there is no Model page to export.
+	app, _ = New(zaptest.NewLogger(t), downAPI(), nil, Options{})
+	if _, err := app.Export(context.Background(), t.TempDir()); err == nil || !errors.Is(err, errDown) {
+		t.Errorf("export with the model API down: %v", err)
+	}
+}
