@@ -2,26 +2,29 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-MODULES   := pkg services/model
-PKGS      := ./pkg/... ./services/model/...
+MODULES   := pkg services/model services/frontend
+PKGS      := ./pkg/... ./services/model/... ./services/frontend/...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERSION) -X github.com/palmerops/penguins/pkg/buildinfo.Commit=$(COMMIT)
 FUZZTIME  ?= 10s
 BIN       := bin
 
-.PHONY: help run build test unit fuzz lint fmt-check vet staticcheck modules generate bench perf clean
+.PHONY: help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check bench loadtest perf clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## run the model service on :8080, trained from the embedded data
-	go run ./services/model
+run: build ## run both services: the model API on :8080 (trained from the embedded data), the frontend on :8000
+	@trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/model-service & \
+	FRONTEND_MODEL_URL=http://127.0.0.1:8080 $(BIN)/frontend-service
 
 build: ## build static binaries into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/model-service ./services/model
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/frontend-service ./services/frontend
 
-test: lint modules unit fuzz ## everything CI checks: lint, per-module builds, race tests, a short fuzz run
+test: templ-check lint modules unit fuzz ## everything CI checks: generated files in sync, lint, per-module builds, race tests (browser test included), a short fuzz run
 
 unit: ## go test -race for every module
 	go test -race -count=1 $(PKGS)
@@ -43,8 +46,12 @@ staticcheck:
 modules: ## every module builds and vets on its own, outside the workspace
 	@for m in $(MODULES); do echo "GOWORK=off: $$m"; (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
 
-generate: ## regenerate generated files (templ, when the frontend lands)
-	go generate ./pkg/... ./services/...
+generate: ## regenerate the templ views
+	cd services/frontend && go tool templ generate
+
+templ-check: generate ## the committed *_templ.go files match their .templ sources
+	@if [ -n "$$(git status --porcelain -- 'services/frontend/internal/views')" ]; then \
+		echo "generated templ files are out of date; run make generate and commit:"; git status --porcelain -- services/frontend/internal/views; exit 1; fi
 
 bench: ## benchmarks with -benchmem, figures and ratios against targets and the in-run baseline
 	@mkdir -p out
@@ -52,6 +59,9 @@ bench: ## benchmarks with -benchmem, figures and ratios against targets and the 
 	go test ./services/model/internal/api -run '^$$' -bench . -benchmem -count 3 | tee out/bench-api.txt
 	@awk -f .ci/benchreport.awk out/bench-model.txt out/bench-api.txt
 	@$(MAKE) --no-print-directory perf
+
+loadtest: ## load benchmarks of the frontend: Explore page, and Predict through the real model API (req/s, p99)
+	go test ./services/frontend -run '^$$' -bench 'Load' -benchtime 3s
 
 perf: build ## resident memory of an idle model service (target < 30 MB)
 	@addr=127.0.0.1:18080; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \

@@ -179,7 +179,7 @@ func TestExploreTableMatchesIndependentComputation(t *testing.T) {
 		t.Errorf("dropped list %q", got)
 	}
 	for _, id := range []string{"scatter", "distribution"} {
-		src := doc.Find("[data-testid=" + id + "]").AttrOr("src", "")
+		src := doc.Find("[data-testid="+id+"]").AttrOr("src", "")
 		r, err := ts.Client().Get(ts.URL + src)
 		if err != nil {
 			t.Fatal(err)
