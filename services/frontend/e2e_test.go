@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -214,6 +215,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	if mass := massText(ctx); mass != want(45) {
 		t.Errorf("after the model service returned: mass %q, want %s", mass, want(45))
+	}
+
+	// The frontend's metrics saw both the good calls and the outage.
+	resp, err := http.Get(front + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`model_api_calls_total{op="predict",outcome="ok"}`, `model_api_calls_total{op="predict",outcome="unavailable"}`,
+		`http_requests_total{code="503",method="GET",route="/predict"}`} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
 	}
 }
 
