@@ -2,15 +2,15 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-MODULES   := pkg services/model services/frontend
-PKGS      := ./pkg/... ./services/model/... ./services/frontend/...
+MODULES   := pkg services/model services/frontend deploy
+PKGS      := ./pkg/... ./services/model/... ./services/frontend/... ./deploy/...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERSION) -X github.com/palmerops/penguins/pkg/buildinfo.Commit=$(COMMIT)
 FUZZTIME  ?= 10s
 BIN       := bin
 
-.PHONY: help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check bench loadtest perf clean
+.PHONY: help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check compose-test bench loadtest perf clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ bench: ## benchmarks with -benchmem, figures and ratios against targets and the 
 	go test ./services/model/internal/api -run '^$$' -bench . -benchmem -count 3 | tee out/bench-api.txt
 	@awk -f .ci/benchreport.awk out/bench-model.txt out/bench-api.txt
 	@$(MAKE) --no-print-directory perf
+
+compose-test: ## the compose end-to-end test: builds both images with no registry, up, agree, stop/start, restart under load, down -v
+	@if ! docker info >/dev/null 2>&1; then echo "compose-test SKIPPED: no Docker engine reachable"; exit 0; fi; \
+	COMPOSE_TEST=1 go test ./deploy -run '^TestCompose$$' -count=1 -v -timeout 40m
 
 loadtest: ## load benchmarks of the frontend: Explore page, and Predict through the real model API (req/s, p99)
 	go test ./services/frontend -run '^$$' -bench 'Load' -benchtime 3s

@@ -1,0 +1,386 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/palmerops/penguins/pkg/modelapi"
+)
+
+// TestCompose is the compose end-to-end test (`make compose-test`, which sets
+// COMPOSE_TEST=1). It needs a Docker engine and no registry: the Go build
+// image is imported from this machine's toolchain, modules are vendored into
+// a throw-away copy of the tree, and the images are built FROM scratch.
+func TestCompose(t *testing.T) {
+	if os.Getenv("COMPOSE_TEST") == "" {
+		t.Skip("set COMPOSE_TEST=1 (make compose-test) to run the compose end-to-end test")
+	}
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Skip("SKIPPED: no Docker engine reachable")
+	}
+	c := newCompose(t)
+
+	// Every environment's configuration is valid.
+	for _, env := range []string{"dev", "staging", "prod"} {
+		c.run(t, []string{"PENGUINS_ENV=" + env}, "config", "-q")
+	}
+	t.Log("compose config valid for dev, staging, prod")
+
+	c.buildImages(t)
+
+	// 1. up, and time until both services are healthy.
+	start := time.Now()
+	c.run(t, nil, "up", "-d")
+	c.waitHealthy(t, "model-service", 90*time.Second)
+	c.waitHealthy(t, "frontend-service", 90*time.Second)
+	fmt.Printf("compose: up to healthy in %.1fs\n", time.Since(start).Seconds())
+
+	// 2. The model API and the frontend agree.
+	api, err := modelapi.NewClient(modelapi.ClientOptions{BaseURL: c.modelURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := api.Predict(context.Background(), []modelapi.Record{{BillLengthMM: 45, Species: "Gentoo", Sex: "male"}}, modelapi.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := strconv.FormatFloat(math.Round(resp.Predict[0]), 'f', 0, 64)
+	status, mass, _ := c.frontendPredict(t)
+	if status != http.StatusOK || mass != direct {
+		t.Fatalf("frontend says %q (status %d), the model API %s", mass, status, direct)
+	}
+	fmt.Printf("compose: model API and frontend agree: %s g for a 45 mm male Gentoo\n", mass)
+
+	// 3. Stop the model service: it drains and exits 0; the frontend stays
+	// healthy and says the prediction service is unavailable; then start it
+	// again and the frontend recovers without a restart.
+	frontStarted := c.inspect(t, "frontend-service", "{{.State.StartedAt}}")
+	c.run(t, nil, "stop", "model-service")
+	if code := c.inspect(t, "model-service", "{{.State.ExitCode}}"); code != "0" {
+		t.Errorf("model-service exited with %s after stop, want 0 (a graceful drain)", code)
+	}
+	if status, _, notice := c.frontendPredict(t); status != http.StatusServiceUnavailable || !strings.Contains(notice, "Prediction service unavailable") {
+		t.Errorf("with the model service stopped: status %d, notice %q", status, notice)
+	}
+	if r, err := http.Get(c.frontURL + "/readyz"); err != nil || r.StatusCode != 200 {
+		t.Errorf("frontend not ready while the model service is stopped: %v", err)
+	} else {
+		r.Body.Close()
+	}
+	c.run(t, nil, "start", "model-service")
+	c.waitHealthy(t, "model-service", 60*time.Second)
+	if status, mass, _ := c.frontendPredict(t); status != http.StatusOK || mass != direct {
+		t.Errorf("after the model service returned: status %d, mass %q", status, mass)
+	}
+	if c.inspect(t, "frontend-service", "{{.State.StartedAt}}") != frontStarted {
+		t.Error("the frontend was restarted")
+	}
+	if h := c.inspect(t, "frontend-service", "{{.State.Health.Status}}"); h != "healthy" {
+		t.Errorf("frontend health %s", h)
+	}
+	fmt.Println("compose: model service stopped (exit 0) and started; the frontend stayed up and recovered by itself")
+
+	// 4. Restart the model service under a steady stream of predictions
+	// through the frontend.
+	var sent, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := client.Get(fmt.Sprintf("%s/predict?bill_length_mm=%.1f&species=Adelie&sex=female", c.frontURL, 35+float64((w*97+i)%200)/10))
+				sent.Add(1)
+				if err != nil || r.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				if r != nil {
+					r.Body.Close()
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}(w)
+	}
+	time.Sleep(time.Second)
+	restart := time.Now()
+	c.run(t, nil, "restart", "model-service")
+	c.waitHealthy(t, "model-service", 60*time.Second)
+	took := time.Since(restart)
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	fmt.Printf("compose: restart of model-service (%.1fs) under load: %d predictions through the frontend, %d failed\n",
+		took.Seconds(), sent.Load(), failed.Load())
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d predictions failed across a model-service restart; the frontend's retries (about 2.5 s) should cover it", failed.Load(), sent.Load())
+	}
+
+	// prod serves its pinned, released model version.
+	c.run(t, nil, "down", "-v")
+	c.run(t, []string{"PENGUINS_ENV=prod"}, "up", "-d", "model-service")
+	c.waitHealthy(t, "model-service", 60*time.Second)
+	md, err := api.Metadata(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := envFile(t, filepath.Join("env", "prod", "model.env"))["MODEL_VERSION"]
+	if md.Version != want || !md.Serving.Pinned {
+		t.Errorf("prod serves %s (pinned %v), want the pinned %s", md.Version, md.Serving.Pinned, want)
+	}
+	fmt.Printf("compose: prod serves the pinned model %s\n", md.Version)
+}
+
+// compose runs docker compose (v2) or docker-compose (1.29) on a copy of the
+// tree with vendored modules.
+type compose struct {
+	cmd      []string
+	dir      string
+	env      []string
+	modelURL string
+	frontURL string
+}
+
+func newCompose(t *testing.T) *compose {
+	c := &compose{}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		c.cmd = []string{"docker", "compose"}
+	} else if _, err := exec.LookPath("docker-compose"); err == nil {
+		c.cmd = []string{"docker-compose"}
+	} else {
+		t.Fatal("neither `docker compose` nor `docker-compose` is available")
+	}
+	out, _ := exec.Command(c.cmd[0], append(c.cmd[1:], "version")...).CombinedOutput()
+	t.Logf("using %s: %s", strings.Join(c.cmd, " "), firstLine(out))
+
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.dir = t.TempDir()
+	copyTree(t, root, c.dir)
+	vendor := exec.Command("go", "work", "vendor")
+	vendor.Dir = c.dir
+	if out, err := vendor.CombinedOutput(); err != nil {
+		t.Fatalf("go work vendor: %v\n%s", err, out)
+	}
+
+	modelPort, frontPort := freePort(t), freePort(t)
+	c.modelURL, c.frontURL = "http://127.0.0.1:"+modelPort, "http://127.0.0.1:"+frontPort
+	commit, _ := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	c.env = []string{
+		"COMPOSE_PROJECT_NAME=penguins-e2e", "BUILD_IMAGE=" + goBuildImage(t), "RUNTIME_IMAGE=scratch",
+		"VERSION=e2e", "COMMIT=" + strings.TrimSpace(string(commit)), "IMAGE_PREFIX=penguins-e2e",
+		"MODEL_PORT=" + modelPort, "FRONTEND_PORT=" + frontPort, "BIND_ADDR=127.0.0.1",
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := c.output([]string{}, "logs", "--no-color", "--tail", "200")
+			t.Logf("container logs:\n%s", out)
+		}
+		if out, err := c.output(nil, "down", "-v", "--remove-orphans"); err != nil {
+			t.Logf("down -v: %v\n%s", err, out)
+		}
+	})
+	return c
+}
+
+func (c *compose) output(env []string, args ...string) ([]byte, error) {
+	cmd := exec.Command(c.cmd[0], append(c.cmd[1:], args...)...)
+	cmd.Dir = c.dir
+	cmd.Env = append(append(os.Environ(), c.env...), env...)
+	return cmd.CombinedOutput()
+}
+
+func (c *compose) run(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, err := c.output(env, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", strings.Join(c.cmd, " "), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// buildImages builds both images and prints their sizes (target ≤ 20 MB).
+func (c *compose) buildImages(t *testing.T) {
+	start := time.Now()
+	c.run(t, nil, "build")
+	fmt.Printf("compose: images built in %.0fs\n", time.Since(start).Seconds())
+	for _, svc := range []string{"model-service", "frontend-service"} {
+		image := "penguins-e2e/" + svc + ":e2e"
+		out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", image).Output()
+		if err != nil {
+			t.Fatalf("inspecting %s: %v", image, err)
+		}
+		size, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+		mb := float64(size) / 1e6
+		fmt.Printf("compose: image %s: %.1f MB (target ≤ 20 MB)\n", image, mb)
+		if mb > 20 {
+			t.Errorf("image %s is %.1f MB, over 20 MB", image, mb)
+		}
+		user, _ := exec.Command("docker", "image", "inspect", "--format", "{{.Config.User}}", image).Output()
+		if strings.TrimSpace(string(user)) != "65532:65532" {
+			t.Errorf("image %s runs as %q, want the numeric non-root 65532:65532", image, user)
+		}
+	}
+}
+
+func (c *compose) container(t *testing.T, svc string) string {
+	t.Helper()
+	id := strings.TrimSpace(c.run(t, nil, "ps", "-q", svc))
+	if id == "" {
+		t.Fatalf("no container for %s", svc)
+	}
+	return id
+}
+
+func (c *compose) inspect(t *testing.T, svc, format string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "--format", format, c.container(t, svc)).Output()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v", svc, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (c *compose) waitHealthy(t *testing.T, svc string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c.inspect(t, svc, "{{.State.Health.Status}}") == "healthy" {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s not healthy within %s", svc, within)
+}
+
+// frontendPredict asks the frontend's Predict page for a 45 mm male Gentoo
+// and returns the status, the mass shown and any notice.
+func (c *compose) frontendPredict(t *testing.T) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(c.frontURL + "/predict?bill_length_mm=45&species=Gentoo&sex=male")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	doc, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, doc.Find("[data-testid=mass]").Text(), doc.Find("[data-testid=notice]").Text()
+}
+
+// goBuildImage imports this machine's Go toolchain as a build image, since
+// no registry is reachable: just GOROOT and an empty /tmp, used by the
+// Dockerfiles' exec-form RUN steps, which need no shell.
+func goBuildImage(t *testing.T) string {
+	goroot := runtime.GOROOT()
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		goroot = strings.TrimSpace(string(out))
+	}
+	ver, _ := exec.Command("go", "env", "GOVERSION").Output()
+	image := "penguins-e2e/go-build:" + strings.TrimSpace(string(ver))
+	if exec.Command("docker", "image", "inspect", image).Run() == nil {
+		return image
+	}
+	skel := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(skel, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(skel, "tmp"), 0o1777)
+	tarCmd := exec.Command("tar", "-c", "--exclude=./test", "--exclude=./api", "--transform", "s,^\\.,usr/local/go,",
+		"-C", goroot, ".", "-C", skel, "tmp")
+	importCmd := exec.Command("docker", "import",
+		"--change", "ENV PATH=/usr/local/go/bin",
+		"--change", "ENV HOME=/tmp",
+		"--change", "ENV GOCACHE=/tmp/go-cache",
+		"--change", "ENV GOPATH=/tmp/go",
+		"--change", "ENV GOPROXY=off",
+		"--change", "WORKDIR /src",
+		"-", image)
+	pipe, err := tarCmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	importCmd.Stdin = pipe
+	var stderr bytes.Buffer
+	tarCmd.Stderr, importCmd.Stderr = &stderr, &stderr
+	start := time.Now()
+	if err := tarCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := importCmd.Run(); err != nil {
+		t.Fatalf("docker import: %v\n%s", err, stderr.String())
+	}
+	if err := tarCmd.Wait(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, stderr.String())
+	}
+	fmt.Printf("compose: imported %s from %s in %.0fs\n", image, goroot, time.Since(start).Seconds())
+	return image
+}
+
+// copyTree copies the files git knows (tracked, or new and not ignored)
+// from root to dst: the build context without .git, bin or vendor.
+func copyTree(t *testing.T, root, dst string) {
+	t.Helper()
+	out, err := exec.Command("git", "-C", root, "ls-files", "--cached", "--others", "--exclude-standard", "-z").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, name)
+		info, err := os.Lstat(src)
+		if err != nil || !info.Mode().IsRegular() {
+			continue // deleted in the work tree, or not a file
+		}
+		body, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dst, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, body, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return s
+}
