@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERS
 FUZZTIME  ?= 10s
 BIN       := bin
 
-.PHONY: help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check compose-test bench loadtest perf clean
+.PHONY: compose-up help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check compose-test bench loadtest perf clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ bench: ## benchmarks with -benchmem, figures and ratios against targets and the 
 	go test ./services/model/internal/api -run '^$$' -bench . -benchmem -count 3 | tee out/bench-api.txt
 	@awk -f .ci/benchreport.awk out/bench-model.txt out/bench-api.txt
 	@$(MAKE) --no-print-directory perf
+
+compose-up: ## docker compose up --build with no registry: the Go build image imported from this machine, FROM scratch (PENGUINS_ENV picks the environment)
+	@image=$$(deploy/offline-context.sh .cache/compose); \
+	cd .cache/compose && BUILD_IMAGE=$$image RUNTIME_IMAGE=scratch COMPOSE_PROJECT_NAME=penguins \
+	$$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) up --build
 
 compose-test: ## the compose end-to-end test: builds both images with no registry, up, agree, stop/start, restart under load, down -v
 	@if ! docker info >/dev/null 2>&1; then echo "compose-test SKIPPED: no Docker engine reachable"; exit 0; fi; \

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +25,8 @@ import (
 // TestCompose is the compose end-to-end test (`make compose-test`, which sets
 // COMPOSE_TEST=1). It needs a Docker engine and no registry: the Go build
 // image is imported from this machine's toolchain, modules are vendored into
-// a throw-away copy of the tree, and the images are built FROM scratch.
+// a throw-away copy of the tree (deploy/offline-context.sh), and the images
+// are built FROM scratch.
 func TestCompose(t *testing.T) {
 	if os.Getenv("COMPOSE_TEST") == "" {
 		t.Skip("set COMPOSE_TEST=1 (make compose-test) to run the compose end-to-end test")
@@ -175,23 +175,23 @@ func newCompose(t *testing.T) *compose {
 	out, _ := exec.Command(c.cmd[0], append(c.cmd[1:], "version")...).CombinedOutput()
 	t.Logf("using %s: %s", strings.Join(c.cmd, " "), firstLine(out))
 
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The same preparation as `make compose-up`: a Go build image imported
+	// from this machine and a vendored copy of the tree.
 	c.dir = t.TempDir()
-	copyTree(t, root, c.dir)
-	vendor := exec.Command("go", "work", "vendor")
-	vendor.Dir = c.dir
-	if out, err := vendor.CombinedOutput(); err != nil {
-		t.Fatalf("go work vendor: %v\n%s", err, out)
+	prep := exec.Command("./offline-context.sh", c.dir)
+	var stderr bytes.Buffer
+	prep.Stderr = &stderr
+	out, err := prep.Output()
+	if err != nil {
+		t.Fatalf("offline-context.sh: %v\n%s", err, stderr.String())
 	}
+	buildImage := strings.TrimSpace(string(out)) // the script's only output
 
 	modelPort, frontPort := freePort(t), freePort(t)
 	c.modelURL, c.frontURL = "http://127.0.0.1:"+modelPort, "http://127.0.0.1:"+frontPort
-	commit, _ := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	c.env = []string{
-		"COMPOSE_PROJECT_NAME=penguins-e2e", "BUILD_IMAGE=" + goBuildImage(t), "RUNTIME_IMAGE=scratch",
+		"COMPOSE_PROJECT_NAME=penguins-e2e", "BUILD_IMAGE=" + buildImage, "RUNTIME_IMAGE=scratch",
 		"VERSION=e2e", "COMMIT=" + strings.TrimSpace(string(commit)), "IMAGE_PREFIX=penguins-e2e",
 		"MODEL_PORT=" + modelPort, "FRONTEND_PORT=" + frontPort, "BIND_ADDR=127.0.0.1",
 	}
@@ -291,83 +291,6 @@ func (c *compose) frontendPredict(t *testing.T) (int, string, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, doc.Find("[data-testid=mass]").Text(), doc.Find("[data-testid=notice]").Text()
-}
-
-// goBuildImage imports this machine's Go toolchain as a build image, since
-// no registry is reachable: just GOROOT and an empty /tmp, used by the
-// Dockerfiles' exec-form RUN steps, which need no shell.
-func goBuildImage(t *testing.T) string {
-	goroot := runtime.GOROOT()
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(out))
-	}
-	ver, _ := exec.Command("go", "env", "GOVERSION").Output()
-	image := "penguins-e2e/go-build:" + strings.TrimSpace(string(ver))
-	if exec.Command("docker", "image", "inspect", image).Run() == nil {
-		return image
-	}
-	skel := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(skel, "tmp"), 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(filepath.Join(skel, "tmp"), 0o1777)
-	tarCmd := exec.Command("tar", "-c", "--exclude=./test", "--exclude=./api", "--transform", "s,^\\.,usr/local/go,",
-		"-C", goroot, ".", "-C", skel, "tmp")
-	importCmd := exec.Command("docker", "import",
-		"--change", "ENV PATH=/usr/local/go/bin",
-		"--change", "ENV HOME=/tmp",
-		"--change", "ENV GOCACHE=/tmp/go-cache",
-		"--change", "ENV GOPATH=/tmp/go",
-		"--change", "ENV GOPROXY=off",
-		"--change", "WORKDIR /src",
-		"-", image)
-	pipe, err := tarCmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	importCmd.Stdin = pipe
-	var stderr bytes.Buffer
-	tarCmd.Stderr, importCmd.Stderr = &stderr, &stderr
-	start := time.Now()
-	if err := tarCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := importCmd.Run(); err != nil {
-		t.Fatalf("docker import: %v\n%s", err, stderr.String())
-	}
-	if err := tarCmd.Wait(); err != nil {
-		t.Fatalf("tar: %v\n%s", err, stderr.String())
-	}
-	fmt.Printf("compose: imported %s from %s in %.0fs\n", image, goroot, time.Since(start).Seconds())
-	return image
-}
-
-// copyTree copies the files git knows (tracked, or new and not ignored)
-// from root to dst: the build context without .git, bin or vendor.
-func copyTree(t *testing.T, root, dst string) {
-	t.Helper()
-	out, err := exec.Command("git", "-C", root, "ls-files", "--cached", "--others", "--exclude-standard", "-z").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
-	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
-		src := filepath.Join(root, name)
-		info, err := os.Lstat(src)
-		if err != nil || !info.Mode().IsRegular() {
-			continue // deleted in the work tree, or not a file
-		}
-		body, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dst, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, body, info.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func freePort(t *testing.T) string {
