@@ -8,9 +8,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERSION) -X github.com/palmerops/penguins/pkg/buildinfo.Commit=$(COMMIT)
 FUZZTIME  ?= 10s
+COMPOSE_IMAGES ?= offline
 BIN       := bin
 
-.PHONY: compose-up help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check compose-test bench loadtest perf clean
+.PHONY: compose-up help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check compose-test vulncheck site bench loadtest perf clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,7 +68,16 @@ compose-up: ## docker compose up --build with no registry: the Go build image im
 
 compose-test: ## the compose end-to-end test: builds both images with no registry, up, agree, stop/start, restart under load, down -v
 	@if ! docker info >/dev/null 2>&1; then echo "compose-test SKIPPED: no Docker engine reachable"; exit 0; fi; \
-	COMPOSE_TEST=1 go test ./deploy -run '^TestCompose$$' -count=1 -v -timeout 40m
+	COMPOSE_TEST=1 COMPOSE_IMAGES=$(COMPOSE_IMAGES) go test ./deploy -run '^TestCompose$$' -count=1 -v -timeout 40m
+
+vulncheck: ## govulncheck every module (needs the Go vulnerability database online, as on CI runners)
+	go tool govulncheck ./pkg/... ./services/... ./deploy/...
+
+site: build ## the static EDA and model site in site/ (what the pages workflow publishes)
+	@addr=127.0.0.1:18081; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 100); do $(BIN)/model-service healthcheck -url http://$$addr/readyz >/dev/null 2>&1 && break; sleep 0.05; done; \
+	rm -rf site && FRONTEND_MODEL_URL=http://$$addr $(BIN)/frontend-service export -out site
 
 loadtest: ## load benchmarks of the frontend: Explore page, and Predict through the real model API (req/s, p99)
 	go test ./services/frontend -run '^$$' -bench 'Load' -benchtime 3s

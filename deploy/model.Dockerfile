@@ -31,6 +31,9 @@ LABEL org.opencontainers.image.title="penguins model-service" \
       org.opencontainers.image.licenses="CC0-1.0 data"
 COPY --from=build /out/model-service /model-service
 COPY --from=build --chown=65532:65532 /out/models /models
+# The released model board, from which prod pins a version (compose can
+# instead mount a board over it, as the book's lab mounts its board).
+COPY --from=build /src/deploy/models /board
 USER 65532:65532
 ENV MODEL_ADDR=:8080 MODEL_STORE=/models
 EXPOSE 8080

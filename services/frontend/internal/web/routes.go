@@ -36,6 +36,7 @@ func (a *App) routes(metrics http.Handler) {
 		}
 		return c.JSON(http.StatusOK, modelapi.Health{Status: "ready", Version: a.opts.Build.Version})
 	})
+	e.GET("/version", func(c echo.Context) error { return c.JSON(http.StatusOK, a.opts.Build) })
 	e.GET("/metrics", echo.WrapHandler(metrics))
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -414,6 +415,15 @@ func TestStatusPage(t *testing.T) {
 	}
 	if !strings.Contains(doc.Find("[data-testid=build]").Text(), "go1.26") {
 		t.Error("build info missing")
+	}
+	resp, err := ts.Client().Get(ts.URL + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var bi buildinfo.Info
+	if err := json.NewDecoder(resp.Body).Decode(&bi); err != nil || bi.Version != "test" || bi.GoVersion != "go1.26" {
+		t.Errorf("/version = %+v, %v", bi, err)
 	}
 }
 
