@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -92,6 +93,9 @@ func newDecoder() *decoder {
 // slice is meaningless.
 func (d *decoder) decode(body []byte, maxRows int, dst []massmodel.Input) ([]massmodel.Input, error) {
 	d.inv = invalidInput{}
+	if msg := prescan(body); msg != "" {
+		return dst, &syntaxError{msg: msg}
+	}
 	if err := fastjson.ValidateBytes(body); err != nil {
 		return dst, &syntaxError{msg: "malformed JSON: " + strings.TrimPrefix(err.Error(), "cannot parse JSON: ")}
 	}
@@ -130,38 +134,72 @@ func (d *decoder) decode(body []byte, maxRows int, dst []massmodel.Input) ([]mas
 		d.inv.add(modelapi.FieldError{Pointer: "", Detail: "got " + describe(v), Expected: "a record object or an array of record objects"})
 	}
 	if d.inv.total > 0 {
-		// fastjson lets raw control characters inside strings through.
-		// Only a string the model does not know can hold one (field names
-		// and levels are fixed), so the scan is needed on this path only.
-		if off := controlInString(body); off >= 0 {
-			return dst, &syntaxError{msg: fmt.Sprintf("malformed JSON: unescaped control character 0x%02x in a string at byte %d", body[off], off)}
-		}
 		inv := d.inv
 		return dst, &inv
 	}
 	return dst, nil
 }
 
-// controlInString returns the offset of the first raw control character
-// inside a string of the (otherwise valid) JSON b, or -1. JSON forbids them;
-// fastjson's validator lets them through.
-func controlInString(b []byte) int {
-	in := false
+// maxNesting bounds how deep arrays and objects may nest. A record is one
+// level inside the batch array; anything deeper is not a /predict body, and
+// unbounded nesting would let a small body exhaust the stack.
+const maxNesting = 32
+
+// prescan checks what fastjson's validator does not, in one pass over b: it
+// rejects nesting deeper than maxNesting before any recursive parsing, and
+// raw control characters inside strings, which JSON forbids. It returns ""
+// when b passes.
+func prescan(b []byte) string {
+	depth := 0
 	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case !in:
-			in = c == '"'
-		case c == '\\':
-			i++ // the escaped byte cannot end the string
-		case c == '"':
-			in = false
-		case c < 0x20:
-			return i
+		// Outside strings: skip to the next quote or bracket.
+		for i < len(b) && outsideString[b[i]] == 0 {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
+		switch b[i] {
+		case '[', '{':
+			if depth++; depth > maxNesting {
+				return fmt.Sprintf("JSON nested more than %d levels deep at byte %d; a body is a record or an array of records", maxNesting, i)
+			}
+		case ']', '}':
+			depth--
+		case '"':
+			// Inside a string: skip to the next quote, backslash or control
+			// character.
+			for i++; i < len(b); i++ {
+				for i < len(b) && insideString[b[i]] == 0 {
+					i++
+				}
+				if i == len(b) {
+					break
+				}
+				if c := b[i]; c == '"' {
+					break
+				} else if c == '\\' {
+					i++ // the escaped byte cannot end the string
+				} else {
+					return fmt.Sprintf("malformed JSON: unescaped control character 0x%02x in a string at byte %d", c, i)
+				}
+			}
 		}
 	}
-	return -1
+	return ""
 }
+
+// Byte classes for prescan: non-zero marks the bytes it stops at.
+var outsideString, insideString = func() (out, in [256]uint8) {
+	for _, c := range []byte(`"[]{}`) {
+		out[c] = 1
+	}
+	in['"'], in['\\'] = 1, 1
+	for c := 0; c < 0x20; c++ {
+		in[c] = 1
+	}
+	return out, in
+}()
 
 // record decodes one object; ok is false when it had errors (recorded).
 func (d *decoder) record(v *fastjson.Value) (massmodel.Input, bool) {
@@ -228,7 +266,11 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			return
 		}
 		if why := massmodel.CheckBillLength(x); why != "" {
-			d.fail(d.field(fBill), "got "+strconv.FormatFloat(x, 'g', -1, 64), why, nil)
+			detail := "got " + v.String() // as sent: 1e999, not +Inf
+			if math.IsInf(x, 0) {
+				detail += ", which overflows a 64-bit float"
+			}
+			d.fail(d.field(fBill), detail, why, nil)
 			return
 		}
 		r.bill = x
