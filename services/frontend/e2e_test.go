@@ -114,6 +114,11 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A chart opened on its own renders under the same CSP.
+	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/charts/explore-scatter.svg"), shoot("chart-direct")); err != nil {
+		t.Fatal(err)
+	}
+
 	// Predict with JavaScript: the script fetches the result in place.
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(front+"/predict"),

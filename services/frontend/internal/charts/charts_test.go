@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -430,6 +431,34 @@ func TestRoundTicks(t *testing.T) {
 	for _, r := range [][2]float64{{-math.MaxFloat64, math.MaxFloat64}, {1e17, 1e17 + 16}} {
 		if n := len((roundTicks{}).Ticks(r[0], r[1])); n > 20 {
 			t.Errorf("Ticks(%v, %v) gave %d ticks", r[0], r[1], n)
+		}
+	}
+}
+
+// TestNoStyleAttributes: the frontend's CSP (style-src 'self') forbids
+// style attributes, so every chart must use presentation attributes.
+func TestNoStyleAttributes(t *testing.T) {
+	pts := []Point{{X: 1, Y: 2}, {X: 2, Y: 3}, {X: 3, Y: 5}}
+	svgs := map[string]func() ([]byte, error){
+		"scatter": func() ([]byte, error) {
+			return Scatter("s", "x (mm)", "y (g)", []Series{{Name: "Adelie", Points: pts}}, []Line{{Name: "Adelie", Slope: 1, XMin: 1, XMax: 3}})
+		},
+		"distribution": func() ([]byte, error) { return Distribution("d", "y (g)", []Series{{Name: "Gentoo", Points: pts}}) },
+		"residuals":    func() ([]byte, error) { return Residuals("r", []Series{{Name: "Adelie", Points: pts}}) },
+		"curve": func() ([]byte, error) {
+			return PredictionCurve("c", "x", "y", []CurvePoint{{X: 1, Y: 2, Lower: 1, Upper: 3}, {X: 2, Y: 3, Lower: 2, Upper: 4}}, Point{X: 1.5, Y: 2.5}, "m")
+		},
+	}
+	for name, f := range svgs {
+		svg, err := f()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if regexp.MustCompile(`\sstyle="`).Match(svg) {
+			t.Errorf("%s: has style attributes", name)
+		}
+		if !bytes.Contains(svg, []byte(`fill="#`)) {
+			t.Errorf("%s: no fill attributes", name)
 		}
 	}
 }

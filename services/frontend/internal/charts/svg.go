@@ -7,6 +7,7 @@ import (
 	"html"
 	"image/color"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -84,10 +85,55 @@ func accessible(svg []byte, title, desc string) ([]byte, error) {
 	b.WriteString("</desc>")
 	// Arial and Helvetica share Liberation Sans's metrics, so text keeps the
 	// width gonum measured where Liberation is not installed.
-	b.Write(bytes.ReplaceAll(svg[end+1:],
+	body := bytes.ReplaceAll(svg[end+1:],
 		[]byte("font-family:Liberation Sans;"),
-		[]byte("font-family:Liberation Sans,Arial,Helvetica,sans-serif;")))
+		[]byte("font-family:Liberation Sans,Arial,Helvetica,sans-serif;"))
+	body, err := presentationAttributes(body)
+	if err != nil {
+		return nil, err
+	}
+	b.Write(body)
 	return b.Bytes(), nil
+}
+
+var styleAttr = regexp.MustCompile(`style="([^"]*)"`)
+
+// presentationProperties are the CSS properties gonum writes that SVG also
+// accepts as presentation attributes.
+var presentationProperties = map[string]bool{
+	"fill": true, "fill-opacity": true, "stroke": true, "stroke-width": true, "stroke-opacity": true,
+	"stroke-dasharray": true, "stroke-dashoffset": true, "stroke-linecap": true, "stroke-linejoin": true,
+	"font-family": true, "font-size": true, "font-style": true, "font-variant": true, "font-weight": true,
+	"opacity": true,
+}
+
+// presentationAttributes rewrites gonum's style="fill:…;stroke:…" as fill="…"
+// stroke="…" attributes. A Content-Security-Policy of style-src 'self' (the
+// frontend's, on every response) blocks style attributes but not
+// presentation attributes, so the charts render under it even when opened
+// on their own.
+func presentationAttributes(svg []byte) ([]byte, error) {
+	var bad error
+	out := styleAttr.ReplaceAllFunc(svg, func(m []byte) []byte {
+		decls := styleAttr.FindSubmatch(m)[1]
+		var b bytes.Buffer
+		for i, d := range bytes.Split(decls, []byte(";")) {
+			name, value, ok := bytes.Cut(d, []byte(":"))
+			if len(bytes.TrimSpace(d)) == 0 {
+				continue
+			}
+			if !ok || !presentationProperties[string(name)] {
+				bad = fmt.Errorf("charts: style %q has no presentation attribute", d)
+				continue
+			}
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s=\"%s\"", name, html.EscapeString(string(value)))
+		}
+		return b.Bytes()
+	})
+	return out, bad
 }
 
 // groupList describes series for <desc>: "3 groups: Adelie (n=146), …".
