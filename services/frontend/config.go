@@ -24,6 +24,9 @@ type Config struct {
 	// ModelRetries is how many more attempts a failed call gets.
 	ModelTimeout time.Duration `envconfig:"MODEL_TIMEOUT" default:"2s"`
 	ModelRetries int           `envconfig:"MODEL_RETRIES" default:"2"`
+	// ModelBudget bounds all the model API calls of one page, retries
+	// included.
+	ModelBudget time.Duration `envconfig:"MODEL_BUDGET" default:"5s"`
 
 	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
 	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"15s"`
@@ -61,7 +64,7 @@ func (c Config) validate() error {
 		bad("MODEL_RETRIES", "want 0 to 10, got %d", c.ModelRetries)
 	}
 	for name, d := range map[string]time.Duration{
-		"MODEL_TIMEOUT": c.ModelTimeout, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout,
+		"MODEL_TIMEOUT": c.ModelTimeout, "MODEL_BUDGET": c.ModelBudget, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout,
 		"WRITE_TIMEOUT": c.WriteTimeout, "IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 	} {
 		if d <= 0 {

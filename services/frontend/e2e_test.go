@@ -155,6 +155,18 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An invalid value typed with JavaScript on: the messages appear next
+	// to the field, on the whole page.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(css("#bill_length_mm"), "70"),
+		chromedp.Click(css("[data-testid=predict-button]")),
+		chromedp.WaitVisible(css("[data-testid=error-bill_length_mm]")),
+		shoot("predict-invalid"),
+	)
+	if err != nil {
+		t.Errorf("no field message for 70 mm with JavaScript on: %v", err)
+	}
+
 	// Predict with JavaScript disabled: a plain GET form.
 	noJS, cancelNoJS := chromedp.NewContext(browser)
 	defer cancelNoJS()

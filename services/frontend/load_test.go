@@ -75,8 +75,8 @@ func BenchmarkLoadPredict(b *testing.B) {
 	})
 }
 
-// load sends b.N GET requests from 8 concurrent clients and reports req/s
-// and latency percentiles.
+// load sends b.N GET requests from 4 × GOMAXPROCS concurrent clients and
+// reports req/s and latency percentiles.
 func load(b *testing.B, base string, path func(i int) string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}

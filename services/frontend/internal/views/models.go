@@ -25,7 +25,7 @@ type Layout struct {
 	Version string // the frontend's build version
 }
 
-// Notice is a message box: Kind is "warning" or "error".
+// Notice is a message box: Kind is "ok", "warning" or "error".
 type Notice struct {
 	Kind, Title, Text string
 }
@@ -103,6 +103,9 @@ type ModelPage struct {
 	N, DF       string
 	Residuals   Chart
 	PredObs     Chart
+	// NoDiagnostics says why the diagnostic plots are missing ("" when
+	// they are shown).
+	NoDiagnostics string
 }
 
 // Option is a select option.

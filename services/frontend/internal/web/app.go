@@ -36,7 +36,14 @@ type ModelAPI interface {
 type Options struct {
 	ModelURL string // shown on the pages
 	Build    buildinfo.Info
+	// ModelBudget bounds the model API calls of one page, retries
+	// included (default 5s). The Overview, a data page at heart, waits at
+	// most a second.
+	ModelBudget time.Duration
 }
+
+// overviewBudget is how long the Overview waits for the model API.
+const overviewBudget = time.Second
 
 // App is the frontend. Data-only content is computed once at start-up;
 // model-dependent charts once per model version.
@@ -48,9 +55,10 @@ type App struct {
 	reg   *prometheus.Registry
 	calls *CallLog
 
-	rows    []penguins.Penguin
-	explore views.Explore     // without Layout
-	static  map[string][]byte // EDA chart SVGs by file name
+	rows       []penguins.Penguin
+	dataSHA256 string            // penguins.Digest(rows), to match a model's training data
+	explore    views.Explore     // without Layout
+	static     map[string][]byte // EDA chart SVGs by file name
 
 	mu          sync.Mutex
 	modelCharts map[string]*modelCharts // by model version
@@ -69,8 +77,11 @@ func New(log *zap.Logger, api ModelAPI, calls *CallLog, opts Options) (*App, err
 	if calls == nil {
 		calls = NewCallLog(50)
 	}
+	if opts.ModelBudget <= 0 {
+		opts.ModelBudget = 5 * time.Second
+	}
 	a := &App{
-		log: log, api: api, opts: opts, calls: calls, rows: rows,
+		log: log, api: api, opts: opts, calls: calls, rows: rows, dataSHA256: penguins.Digest(rows),
 		reg:         prometheus.NewRegistry(),
 		modelCharts: map[string]*modelCharts{},
 		curves:      newCurveCache(512),
@@ -112,6 +123,6 @@ func render(c echo.Context, status int, comp templ.Component) error {
 }
 
 // modelCtx bounds the model API calls one page makes.
-func modelCtx(c echo.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.Request().Context(), 5*time.Second)
+func (a *App) modelCtx(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), a.opts.ModelBudget)
 }

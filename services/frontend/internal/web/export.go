@@ -21,13 +21,11 @@ func (a *App) Export(ctx context.Context, dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: the Model page needs the model API: %w", err)
 	}
-	modelFiles, err := a.chartsFor(md)
+	links := views.ExportLinks
+	mv, modelFiles, err := a.modelPage(md, links)
 	if err != nil {
 		return nil, err
 	}
-	links := views.ExportLinks
-	mv := modelView(md, links)
-	mv.Layout = a.layout("Model", "model", links)
 	pages := map[string]templ.Component{
 		"index.html":   views.OverviewView(a.overviewView(md, nil, links)),
 		"explore.html": views.ExploreView(a.exploreView(links)),

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -24,13 +25,27 @@ type modelCharts struct {
 	err   error
 }
 
+// maxModelVersions bounds the diagnostics kept: one set per version seen.
+const maxModelVersions = 8
+
+// errOtherData means the served model was trained on data other than the
+// embedded copy, so the frontend cannot draw its residuals.
+var errOtherData = errors.New("the served model was trained on other data than the frontend's copy")
+
 // chartsFor returns the diagnostics for the version md describes, drawing
 // them on first use: the served coefficients applied to the complete cases
-// of the embedded data.
+// of the embedded data, which must be the data the model was trained on
+// (same digest); otherwise errOtherData.
 func (a *App) chartsFor(md *modelapi.Metadata) (map[string][]byte, error) {
+	if md.Data.SHA256 != a.dataSHA256 {
+		return nil, errOtherData
+	}
 	a.mu.Lock()
 	mc, ok := a.modelCharts[md.Version]
 	if !ok {
+		if len(a.modelCharts) >= maxModelVersions {
+			clear(a.modelCharts) // old versions' charts are no longer linked
+		}
 		mc = &modelCharts{}
 		a.modelCharts[md.Version] = mc
 	}
@@ -101,4 +116,18 @@ func fmtP(p float64) string {
 		return "< 2e-16"
 	}
 	return fmt.Sprintf("%.3g", p)
+}
+
+// modelPage is the Model page for the served metadata, with its diagnostic
+// charts (nil, with a note on the page, when the model was trained on data
+// the frontend does not have).
+func (a *App) modelPage(md *modelapi.Metadata, links views.Links) (views.ModelPage, map[string][]byte, error) {
+	v := modelView(md, links)
+	v.Layout = a.layout("Model", "model", links)
+	files, err := a.chartsFor(md)
+	if errors.Is(err, errOtherData) {
+		v.NoDiagnostics = "The served model was trained on " + md.Data.Source + ", not on the data this site embeds, so its residuals cannot be drawn here."
+		return v, nil, nil
+	}
+	return v, files, err
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,7 +13,7 @@ import (
 )
 
 func (a *App) overview(c echo.Context) error {
-	ctx, cancel := modelCtx(c)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), min(overviewBudget, a.opts.ModelBudget))
 	defer cancel()
 	md, err := a.api.Metadata(ctx)
 	if err != nil {
@@ -33,6 +34,10 @@ func (a *App) overviewView(md *modelapi.Metadata, err error, links views.Links) 
 		return v
 	}
 	v.Status = views.Notice{Kind: "ok", Title: "Model service ready", Text: "Serving version " + md.Version + "."}
+	if !links.Live {
+		v.Status = views.Notice{Kind: "ok", Title: "Served model when this site was exported",
+			Text: "Version " + md.Version + ", as of " + time.Now().UTC().Format("2006-01-02 15:04 UTC") + ". This static copy does not update."}
+	}
 	v.Model = views.ModelSummary{
 		Available: true, Version: md.Version, Formula: md.Formula,
 		R2: fmt.Sprintf("%.3f", md.Metrics.R2), AdjR2: fmt.Sprintf("%.3f", md.Metrics.AdjR2),
@@ -55,26 +60,24 @@ func (a *App) explorePage(c echo.Context) error {
 }
 
 func (a *App) model(c echo.Context) error {
-	ctx, cancel := modelCtx(c)
+	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	md, err := a.api.Metadata(ctx)
 	if err != nil {
 		status, n := a.modelFailure(c, "metadata", err)
-		n.Title = "Model service unavailable"
 		n.Text = "The model API is not answering, so there is no served model to show. This page works again as soon as it is back."
 		v := views.ModelPage{Layout: a.layout("Model", "model", views.ServedLinks), Unavailable: n}
 		return render(c, status, views.ModelView(v))
 	}
-	if _, err := a.chartsFor(md); err != nil {
+	v, _, err := a.modelPage(md, views.ServedLinks)
+	if err != nil {
 		return err
 	}
-	v := modelView(md, views.ServedLinks)
-	v.Layout = a.layout("Model", "model", views.ServedLinks)
 	return render(c, http.StatusOK, views.ModelView(v))
 }
 
 func (a *App) status(c echo.Context) error {
-	ctx, cancel := modelCtx(c)
+	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	v := views.StatusPage{Layout: a.layout("Status", "status", views.ServedLinks), ModelURL: a.opts.ModelURL, ModelVersion: "unknown"}
 	h, err := a.api.Ready(ctx)
@@ -85,7 +88,8 @@ func (a *App) status(c echo.Context) error {
 	case h != nil:
 		v.ModelStatus = views.Notice{Kind: "warning", Title: "Not ready: " + h.Status, Text: h.Reason}
 	default:
-		v.ModelStatus = views.Notice{Kind: "error", Title: "Unavailable", Text: err.Error()}
+		a.modelFailure(c, "ready", err) // logs the details
+		v.ModelStatus = views.Notice{Kind: "error", Title: "Unavailable", Text: "The model API is not answering; the frontend's logs have the details."}
 	}
 	calls := a.calls.Recent()
 	for _, s := range calls {

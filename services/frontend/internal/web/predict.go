@@ -97,7 +97,7 @@ func (a *App) predict(c echo.Context) error {
 	sent, _ := json.MarshalIndent(pq.Record, "", "  ")
 	a.log.Info("prediction requested", zap.String("request_id", id), zap.Float64("bill_length_mm", pq.Record.BillLengthMM),
 		zap.String("species", pq.Record.Species), zap.String("sex", pq.Record.Sex))
-	ctx, cancel := modelCtx(c)
+	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	resp, err := a.api.Predict(ctx, []modelapi.Record{pq.Record}, modelapi.PredictOptions{Interval: true})
 	if err != nil {
@@ -186,7 +186,7 @@ func (a *App) predictChart(c echo.Context) error {
 		recs = append(recs, modelapi.Record{BillLengthMM: math.Round(x*10) / 10, Species: pq.Record.Species, Sex: pq.Record.Sex})
 	}
 	recs = append(recs, pq.Record)
-	ctx, cancel := modelCtx(c)
+	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	resp, err := a.api.Predict(ctx, recs, modelapi.PredictOptions{Interval: true})
 	if err != nil {

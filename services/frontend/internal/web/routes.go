@@ -49,7 +49,7 @@ func (a *App) dataChart(c echo.Context) error {
 }
 
 func (a *App) modelChart(c echo.Context) error {
-	ctx, cancel := modelCtx(c)
+	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	md, err := a.api.Metadata(ctx)
 	if err != nil {

@@ -142,6 +142,9 @@ func TestExploreTableMatchesIndependentComputation(t *testing.T) {
 	}
 	rows.Each(func(_ int, tr *goquery.Selection) {
 		species, sex := tr.AttrOr("data-species", ""), tr.AttrOr("data-sex", "")
+		if n := tr.Find("td.num").Length(); n != len(penguins.Measures) {
+			t.Fatalf("%s %s: %d measurement cells, want %d", species, sex, n, len(penguins.Measures))
+		}
 		tr.Find("td.num").Each(func(col int, td *goquery.Selection) {
 			var xs []float64
 			for _, l := range lines {
@@ -233,6 +236,26 @@ func TestModelPageShowsServedCoefficients(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "image/svg+xml" {
 		t.Errorf("residuals chart: %d", r.StatusCode)
+	}
+}
+
+// TestModelTrainedOnOtherData: the frontend draws residuals from its own
+// copy of the data, so for a model trained on other data it says so instead
+// of drawing the wrong picture.
+func TestModelTrainedOnOtherData(t *testing.T) {
+	api, art := upAPI(t)
+	other := *art
+	other.Data.SHA256 = strings.Repeat("0", 64)
+	other.Data.Source = "file:/data/other.csv"
+	api.metadata = func(context.Context) (*modelapi.Metadata, error) { return &modelapi.Metadata{Artifact: other}, nil }
+	ts := newTestApp(t, api)
+	resp, doc := get(t, ts, "/model")
+	if resp.StatusCode != 200 || doc.Find("[data-testid=residuals]").Length() != 0 ||
+		!strings.Contains(doc.Find("[data-testid=no-diagnostics]").Text(), "file:/data/other.csv") {
+		t.Errorf("status %d, note %q", resp.StatusCode, doc.Find("[data-testid=no-diagnostics]").Text())
+	}
+	if doc.Find("[data-testid=coef-table] tbody tr").Length() != 5 {
+		t.Error("the coefficients are still shown")
 	}
 }
 

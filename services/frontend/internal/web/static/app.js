@@ -17,8 +17,17 @@
     if (inflight) inflight.abort();
     inflight = new AbortController();
     fetch(url, { headers: { "X-Fragment": "result" }, signal: inflight.signal })
-      .then(function (resp) { return resp.text(); })
+      .then(function (resp) {
+        if (resp.status === 422) {
+          // Invalid input: the messages belong next to the fields, which
+          // only the whole page has.
+          window.location.assign(url);
+          return null;
+        }
+        return resp.text();
+      })
       .then(function (html) {
+        if (html === null) return;
         result.innerHTML = html;
         history.replaceState(null, "", url);
       })
