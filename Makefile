@@ -71,7 +71,7 @@ compose-test: ## the compose end-to-end test: builds both images with no registr
 	COMPOSE_TEST=1 COMPOSE_IMAGES=$(COMPOSE_IMAGES) go test ./deploy -run '^TestCompose$$' -count=1 -v -timeout 40m
 
 vulncheck: ## govulncheck every module (needs the Go vulnerability database online, as on CI runners)
-	go tool govulncheck ./pkg/... ./services/... ./deploy/...
+	go tool govulncheck $(PKGS)
 
 site: build ## the static EDA and model site in site/ (what the pages workflow publishes)
 	@addr=127.0.0.1:18081; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \

@@ -429,28 +429,12 @@ func (e *APIError) Error() string {
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(fieldErrorText(fe))
+		b.WriteString(fe.String())
 	}
 	if p.ErrorsTruncated {
 		b.WriteString(" (list truncated)")
 	}
 	return b.String()
-}
-
-// fieldErrorText renders a field error the way the service's /v2 errors do.
-func fieldErrorText(fe FieldError) string {
-	s := fe.Pointer
-	if s == "" {
-		s = "(body)" // the pointer to the whole document
-	}
-	s += ": " + fe.Detail
-	if fe.Expected != "" {
-		s += ", expected " + fe.Expected
-	}
-	if len(fe.Allowed) > 0 {
-		s += " (" + strings.Join(fe.Allowed, ", ") + ")"
-	}
-	return s
 }
 
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.

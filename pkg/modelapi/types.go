@@ -4,6 +4,7 @@
 package modelapi
 
 import (
+	"strings"
 	"time"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
@@ -70,6 +71,23 @@ type FieldError struct {
 	Detail   string   `json:"detail"`
 	Expected string   `json:"expected,omitempty"`
 	Allowed  []string `json:"allowed,omitempty"`
+}
+
+// String renders the error on one line: `/0/species: unknown species
+// "Emperor", expected … (Adelie, Chinstrap, Gentoo)`.
+func (fe FieldError) String() string {
+	s := fe.Pointer
+	if s == "" {
+		s = "(body)" // the pointer to the whole document
+	}
+	s += ": " + fe.Detail
+	if fe.Expected != "" {
+		s += ", expected " + fe.Expected
+	}
+	if len(fe.Allowed) > 0 {
+		s += " (" + strings.Join(fe.Allowed, ", ") + ")"
+	}
+	return s
 }
 
 // Metadata is the body of GET /metadata: the served artifact and how it is

@@ -5,6 +5,7 @@ package service
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -87,6 +88,9 @@ func (b *ByteSize) Decode(s string) error {
 			var n int64
 			if _, err := fmt.Sscan(num, &n); err != nil || n <= 0 || fmt.Sprint(n) != strings.TrimSpace(num) {
 				return fmt.Errorf("want a positive size such as 512KiB or 8MiB, got %q", s)
+			}
+			if n > math.MaxInt64/u.mult {
+				return fmt.Errorf("size %q is too large", s)
 			}
 			*b = ByteSize(n * u.mult)
 			return nil

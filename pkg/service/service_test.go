@@ -58,7 +58,7 @@ func TestByteSize(t *testing.T) {
 			t.Errorf("%q = %d, %v; want %d", in, b, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-5", "8mb", "1.5MiB", "MiB"} {
+	for _, in := range []string{"", "0", "-5", "8mb", "1.5MiB", "MiB", "17179869192GiB", "99999999999GiB"} {
 		var b ByteSize
 		if err := b.Decode(in); err == nil {
 			t.Errorf("%q accepted as %d", in, b)

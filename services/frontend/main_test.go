@@ -27,6 +27,7 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"FRONTEND_MODEL_TIMEOUT=fast":     "FRONTEND_MODEL_TIMEOUT",
 		"FRONTEND_MODEL_RETRIES=-1":       "FRONTEND_MODEL_RETRIES",
 		"FRONTEND_ENV=test":               "FRONTEND_ENV",
+		"FRONTEND_ADDR=nonsense":          "FRONTEND_ADDR",
 		"FRONTEND_MODELURL=http://x:8080": "unknown variable FRONTEND_MODELURL",
 	} {
 		cmd := exec.Command(bin)

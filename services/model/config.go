@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -53,6 +54,9 @@ func (c Config) validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		bad("ADDR", "want host:port such as :8080, got %q", c.Addr)
 	}
 	switch c.Env {
 	case "dev", "staging", "prod":

@@ -82,7 +82,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			} else {
 				msg += ";"
 			}
-			msg += " " + fieldErrorText(fe)
+			msg += " " + fe.String()
 		}
 		_ = c.JSON(p.status, modelapi.OIPError{Error: msg})
 		return
@@ -94,17 +94,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.status)
 	_ = jsonEncode(c.Response(), body)
-}
-
-func fieldErrorText(fe modelapi.FieldError) string {
-	s := fe.Pointer + ": " + fe.Detail
-	if fe.Expected != "" {
-		s += ", expected " + fe.Expected
-	}
-	if len(fe.Allowed) > 0 {
-		s += " (" + strings.Join(fe.Allowed, ", ") + ")"
-	}
-	return s
 }
 
 func fromEchoError(he *echo.HTTPError, req *http.Request) *problem {

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -149,6 +150,9 @@ func (s *Server) oipInfer(c echo.Context) error {
 		for _, o := range req.Outputs {
 			switch o.Name {
 			case outMass, outLower, outUpper:
+				if slices.Contains(outputs, o.Name) {
+					return badShape("output %q requested twice", o.Name)
+				}
 				outputs = append(outputs, o.Name)
 			default:
 				return badShape("unknown output %q; outputs: %s, %s, %s", o.Name, outMass, outLower, outUpper)
@@ -242,9 +246,9 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 		if err := dec.Decode(&data); err != nil {
 			return nil, badShape("input %q: data is missing or not JSON: %v", name, err)
 		}
-		flat, ok := flatten(data, nil)
+		flat, ok := flatten(data, len(t.Shape), nil)
 		if !ok {
-			return nil, badShape("input %q: data must be an array (optionally nested, row-major)", name)
+			return nil, badShape("input %q: data must be an array nested no deeper than its shape %v (row-major)", name, t.Shape)
 		}
 		if len(flat) != n {
 			return nil, badShape("input %q: shape %v holds %d elements, data has %d", name, t.Shape, n, len(flat))
@@ -262,22 +266,23 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 		}
 		var x float64
 		num, isNum := cols[fBill][r].(json.Number)
-		if v, err := num.Float64(); !isNum || err != nil {
-			fail(fBill, fmt.Sprintf("got %v", cols[fBill][r]), "a number (millimetres)", nil)
+		if v, err := num.Float64(); !isNum || (err != nil && !math.IsInf(v, 0)) {
+			fail(fBill, "got "+describeJSON(cols[fBill][r]), "a number (millimetres)", nil)
 		} else if why := massmodel.CheckBillLength(v); why != "" {
-			fail(fBill, "got "+strconv.FormatFloat(v, 'g', -1, 64), why, nil)
+			fail(fBill, "got "+num.String(), why, nil)
 		} else {
 			x = v
 		}
-		sp, _ := cols[fSpecies][r].(string)
-		species, ok := penguins.ParseSpecies(sp)
-		if !ok {
-			fail(fSpecies, fmt.Sprintf("unknown species %q", cols[fSpecies][r]), expectation(fSpecies), allowed(fSpecies))
+		species, sex := penguins.Species(0), penguins.SexNA
+		if sp, ok := cols[fSpecies][r].(string); !ok {
+			fail(fSpecies, "got "+describeJSON(cols[fSpecies][r]), expectation(fSpecies), allowed(fSpecies))
+		} else if species, ok = penguins.ParseSpecies(sp); !ok {
+			fail(fSpecies, fmt.Sprintf("unknown species %q", sp), expectation(fSpecies), allowed(fSpecies))
 		}
-		sx, _ := cols[fSex][r].(string)
-		sex, ok := penguins.ParseSex(sx)
-		if !ok {
-			fail(fSex, fmt.Sprintf("unknown sex %q", cols[fSex][r]), expectation(fSex), allowed(fSex))
+		if sx, ok := cols[fSex][r].(string); !ok {
+			fail(fSex, "got "+describeJSON(cols[fSex][r]), expectation(fSex), allowed(fSex))
+		} else if sex, ok = penguins.ParseSex(sx); !ok {
+			fail(fSex, fmt.Sprintf("unknown sex %q", sx), expectation(fSex), allowed(fSex))
 		}
 		if bad {
 			inv.rows++
@@ -302,16 +307,17 @@ func shapeRows(shape []int) (int, error) {
 	return 0, fmt.Errorf("shape %v; want [n] or [n, 1] with n ≥ 1", shape)
 }
 
-// flatten appends the leaves of nested arrays in row-major order.
-func flatten(v any, dst []any) ([]any, bool) {
+// flatten appends the leaves of v, an array nested at most depth levels,
+// in row-major order.
+func flatten(v any, depth int, dst []any) ([]any, bool) {
 	arr, ok := v.([]any)
-	if !ok {
+	if !ok || depth < 1 {
 		return dst, false
 	}
 	for _, e := range arr {
 		if inner, ok := e.([]any); ok {
 			var good bool
-			if dst, good = flatten(inner, dst); !good {
+			if dst, good = flatten(inner, depth-1, dst); !good {
 				return dst, false
 			}
 			continue
@@ -319,4 +325,19 @@ func flatten(v any, dst []any) ([]any, bool) {
 		dst = append(dst, e)
 	}
 	return dst, true
+}
+
+// describeJSON names a decoded JSON value for an error message.
+func describeJSON(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("a string (%q)", x)
+	case json.Number:
+		return "a number (" + x.String() + ")"
+	case bool:
+		return fmt.Sprint(x)
+	}
+	return "a " + fmt.Sprintf("%T", v)
 }

@@ -115,7 +115,12 @@ func TestOIPInferErrors(t *testing.T) {
 		{"bad values", req(tensor("bill_length_mm", "FP64", "[1]", "[-3]"), tensor("species", "BYTES", "[1]", `["Emperor"]`), sex), 422,
 			`/inputs/0/data/0: got -3`},
 		{"bad species listed", req(bill, tensor("species", "BYTES", "[1]", `["Emperor"]`), sex), 422, `/inputs/1/data/0: unknown species "Emperor"`},
-		{"string number", req(tensor("bill_length_mm", "FP64", "[1]", `["45"]`), species, sex), 422, "/inputs/0/data/0: got 45, expected a number"},
+		{"string number", req(tensor("bill_length_mm", "FP64", "[1]", `["45"]`), species, sex), 422, `/inputs/0/data/0: got a string ("45"), expected a number`},
+		{"null and number for strings", req(bill, tensor("species", "BYTES", "[1]", `[5]`), tensor("sex", "BYTES", "[1]", `[null]`)), 422,
+			`/inputs/1/data/0: got a number (5), expected one of the species the model was trained on (Adelie, Chinstrap, Gentoo); /inputs/2/data/0: got null`},
+		{"overflow", req(tensor("bill_length_mm", "FP64", "[1]", `[1e400]`), species, sex), 422, "/inputs/0/data/0: got 1e400, expected a finite number"},
+		{"deeper than the shape", req(tensor("bill_length_mm", "FP64", "[1]", `[[[45]]]`), species, sex), 400, "nested no deeper than its shape"},
+		{"output twice", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "outputs": [{"name": "body_mass_g"}, {"name": "body_mass_g"}]}`, 400, "requested twice"},
 		{"unknown output", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "outputs": [{"name": "mass"}]}`, 400, `unknown output "mass"`},
 		{"wrong content type", req(bill, species, sex), 400, "Content-Type"},
 	}
