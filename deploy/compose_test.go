@@ -40,7 +40,15 @@ func TestCompose(t *testing.T) {
 	for _, env := range []string{"dev", "staging", "prod"} {
 		c.run(t, []string{"PENGUINS_ENV=" + env}, "config", "-q")
 	}
-	t.Log("compose config valid for dev, staging, prod")
+	// The db profile too (its password file must exist; it is never read
+	// here: no PostgreSQL image can be pulled on a machine without a
+	// registry, so its path is tested against Debian's PostgreSQL instead).
+	pw := filepath.Join(t.TempDir(), "db_password")
+	if err := os.WriteFile(pw, []byte("unused\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.run(t, []string{"DB_PASSWORD_FILE=" + pw}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "config", "-q")
+	t.Log("compose config valid for dev, staging, prod, and the db profile")
 
 	c.buildImages(t)
 
