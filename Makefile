@@ -24,6 +24,7 @@ run: build ## run both services: the model API on :8080 (trained from the embedd
 build: ## build static binaries into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/model-service ./services/model
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/frontend-service ./services/frontend
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/model-data ./services/model/cmd/model-data
 
 test: templ-check lint modules unit fuzz ## everything CI checks: generated files in sync, lint, per-module builds, race tests (browser test included), a short fuzz run
 

@@ -40,14 +40,10 @@ func TestCompose(t *testing.T) {
 	for _, env := range []string{"dev", "staging", "prod"} {
 		c.run(t, []string{"PENGUINS_ENV=" + env}, "config", "-q")
 	}
-	// The db profile too (its password file must exist; it is never read
-	// here: no PostgreSQL image can be pulled on a machine without a
-	// registry, so its path is tested against Debian's PostgreSQL instead).
-	pw := filepath.Join(t.TempDir(), "db_password")
-	if err := os.WriteFile(pw, []byte("unused\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.run(t, []string{"DB_PASSWORD_FILE=" + pw}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "config", "-q")
+	// The db profile too (no PostgreSQL image can be pulled on a machine
+	// without a registry, so the database path itself is tested against
+	// Debian's PostgreSQL by the model module's tests).
+	c.run(t, []string{"DB_PASSWORD_FILE=" + c.dbPassword}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "config", "-q")
 	t.Log("compose config valid for dev, staging, prod, and the db profile")
 
 	c.buildImages(t)
@@ -164,11 +160,12 @@ func TestCompose(t *testing.T) {
 // compose runs docker compose (v2) or docker-compose (1.29) on a copy of the
 // tree with vendored modules.
 type compose struct {
-	cmd      []string
-	dir      string
-	env      []string
-	modelURL string
-	frontURL string
+	cmd        []string
+	dbPassword string // a password file for the db profile; never used to connect
+	dir        string
+	env        []string
+	modelURL   string
+	frontURL   string
 }
 
 func newCompose(t *testing.T) *compose {
@@ -204,6 +201,11 @@ func newCompose(t *testing.T) *compose {
 			t.Fatalf("offline-context.sh: %v\n%s", err, stderr.String())
 		}
 		images = []string{"BUILD_IMAGE=" + strings.TrimSpace(string(out)), "RUNTIME_IMAGE=scratch"}
+	}
+
+	c.dbPassword = filepath.Join(t.TempDir(), "db_password")
+	if err := os.WriteFile(c.dbPassword, []byte("unused\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	modelPort, frontPort := freePort(t), freePort(t)
@@ -242,12 +244,14 @@ func (c *compose) run(t *testing.T, env []string, args ...string) string {
 	return string(out)
 }
 
-// buildImages builds both images and prints their sizes (target ≤ 20 MB).
+// buildImages builds the three images and prints their sizes (target ≤ 20 MB).
 func (c *compose) buildImages(t *testing.T) {
 	start := time.Now()
 	c.run(t, nil, "build")
+	// model-data, the db profile's job image, too.
+	c.run(t, []string{"DB_PASSWORD_FILE=" + c.dbPassword}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "build", "seed")
 	fmt.Printf("compose: images built in %.0fs\n", time.Since(start).Seconds())
-	for _, svc := range []string{"model-service", "frontend-service"} {
+	for _, svc := range []string{"model-service", "frontend-service", "model-data"} {
 		image := "penguins-e2e/" + svc + ":e2e"
 		out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", image).Output()
 		if err != nil {

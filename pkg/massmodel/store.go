@@ -182,3 +182,23 @@ func TrainFrom(ctx context.Context, src penguins.Source, now time.Time) (*Artifa
 	}
 	return back, m, nil
 }
+
+// TrainToStore fits the model on src and writes the verified version into
+// the store at dir, reading it back through Load as a server would. Nothing
+// is written unless the data loads and the fit verifies, so a failure
+// leaves the store, and whatever is served from it, untouched.
+func TrainToStore(ctx context.Context, src penguins.Source, dir string, now time.Time) (*Artifact, string, error) {
+	a, _, err := TrainFrom(ctx, src, now)
+	if err != nil {
+		return nil, "", err
+	}
+	s := Store{Dir: dir}
+	path, err := s.Write(a)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, _, err := s.Load(a.Name, a.Version); err != nil {
+		return nil, "", fmt.Errorf("written version does not verify: %w", err)
+	}
+	return a, path, nil
+}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -13,7 +11,6 @@ import (
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
-	"github.com/palmerops/penguins/services/model/internal/pgdata"
 )
 
 // Config is the model service's configuration, read once from MODEL_*
@@ -30,14 +27,6 @@ type Config struct {
 	Version string `envconfig:"VERSION"`
 	// DataPath is a CSV file to train from at start-up when Store is empty.
 	DataPath string `envconfig:"DATA_PATH"`
-	// DatabaseURL is a PostgreSQL connection string (sslmode and the other
-	// TLS settings pass through) to train from, by `train`, or at start-up
-	// when Store is empty; `seed` loads it. Keep the password out of it:
-	// DatabasePassword or, better, DatabasePasswordFile (a Docker or
-	// Kubernetes secret) supply it.
-	DatabaseURL          string `envconfig:"DATABASE_URL" secret:"true"`
-	DatabasePassword     string `envconfig:"DATABASE_PASSWORD" secret:"true"`
-	DatabasePasswordFile string `envconfig:"DATABASE_PASSWORD_FILE"`
 
 	MaxBodyBytes service.ByteSize `envconfig:"MAX_BODY_BYTES" default:"8MiB"`
 	MaxRows      int              `envconfig:"MAX_ROWS" default:"100000"`
@@ -86,15 +75,6 @@ func (c Config) validate() error {
 	if c.Store != "" && c.DataPath != "" {
 		bad("DATA_PATH", "is only used without MODEL_STORE; set one of them")
 	}
-	if c.DataPath != "" && c.DatabaseURL != "" {
-		bad("DATA_PATH", "and MODEL_DATABASE_URL both name training data; set one of them")
-	}
-	if c.DatabasePassword != "" && c.DatabasePasswordFile != "" {
-		bad("DATABASE_PASSWORD_FILE", "and MODEL_DATABASE_PASSWORD are both set; set one of them")
-	}
-	if (c.DatabasePassword != "" || c.DatabasePasswordFile != "") && c.DatabaseURL == "" {
-		bad("DATABASE_URL", "is needed with a database password")
-	}
 	if c.MaxRows < 1 {
 		bad("MAX_ROWS", "want at least 1, got %d", c.MaxRows)
 	}
@@ -112,34 +92,11 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// database returns the database settings, reading the password file when
-// one is configured. ok is false when no database is configured.
-func (c Config) database() (cfg pgdata.Config, ok bool, err error) {
-	if c.DatabaseURL == "" {
-		return cfg, false, nil
+// source returns the training data source the configuration names: a CSV
+// file or the embedded data. (Training from PostgreSQL is model-data's job.)
+func (c Config) source() penguins.Source {
+	if c.DataPath != "" {
+		return penguins.CSVFile{Path: c.DataPath}
 	}
-	cfg = pgdata.Config{URL: c.DatabaseURL, Password: c.DatabasePassword}
-	if c.DatabasePasswordFile != "" {
-		b, err := os.ReadFile(c.DatabasePasswordFile)
-		if err != nil {
-			return cfg, false, fmt.Errorf("config: %s_DATABASE_PASSWORD_FILE: %w", envPrefix, err)
-		}
-		cfg.Password = strings.TrimRight(string(b), "\r\n")
-	}
-	return cfg, true, nil
-}
-
-// source returns the training data source the configuration names: the
-// database, a CSV file, or the embedded data.
-func (c Config) source() (penguins.Source, error) {
-	db, ok, err := c.database()
-	switch {
-	case err != nil:
-		return nil, err
-	case ok:
-		return pgdata.Source{Config: db}, nil
-	case c.DataPath != "":
-		return penguins.CSVFile{Path: c.DataPath}, nil
-	}
-	return penguins.Embedded{}, nil
+	return penguins.Embedded{}
 }

@@ -2,7 +2,6 @@
 //
 //	model-service                 serve (the default; also "serve")
 //	model-service train -store D  fit the model and write a verified version to store D
-//	model-service seed            load the penguins into PostgreSQL ($MODEL_DATABASE_URL)
 //	model-service healthcheck     probe a running instance's /readyz; exit 0 or 1
 //	model-service version         print build information
 package main
@@ -23,10 +22,8 @@ import (
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
 	"github.com/palmerops/penguins/pkg/massmodel"
-	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/model/internal/api"
-	"github.com/palmerops/penguins/services/model/internal/pgdata"
 )
 
 func main() {
@@ -45,8 +42,6 @@ func run(args []string) int {
 		return serveCmd(args)
 	case "train":
 		return trainCmd(args)
-	case "seed":
-		return seedCmd(args)
 	case "healthcheck":
 		return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080")
 	case "version":
@@ -66,7 +61,6 @@ const usage = `usage: model-service [command] [flags]
 commands:
   serve        serve the model API (default)
   train        fit the model and write a verified version to a model store
-  seed         load the penguins into the database (MODEL_DATABASE_URL), idempotently
   healthcheck  probe a running instance's /readyz; exit 0 when ready, 1 otherwise
   version      print build information
 
@@ -140,10 +134,7 @@ func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server
 		a, m, err = massmodel.Store{Dir: cfg.Store}.Load(massmodel.Name, cfg.Version)
 		from = "store:" + cfg.Store
 	} else {
-		var src penguins.Source
-		if src, err = cfg.source(); err != nil {
-			return err
-		}
+		src := cfg.source()
 		a, m, err = massmodel.TrainFrom(ctx, src, time.Now())
 		from = "trained at start-up from " + src.Describe()
 	}
@@ -157,9 +148,6 @@ func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server
 	return nil
 }
 
-// trainTimeout bounds reading the training data, from a database too.
-const trainTimeout = time.Minute
-
 func trainCmd(args []string) int {
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "model-service train:", err)
@@ -171,7 +159,7 @@ func trainCmd(args []string) int {
 	}
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	store := fs.String("store", cfg.Store, "model store directory to write the new version to (default $MODEL_STORE)")
-	data := fs.String("data", "", "CSV file to train from (default: $MODEL_DATABASE_URL, $MODEL_DATA_PATH or the embedded data)")
+	data := fs.String("data", cfg.DataPath, "CSV file to train from (default $MODEL_DATA_PATH, else the embedded data)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -179,72 +167,13 @@ func trainCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "model-service train: -store (or MODEL_STORE) is required")
 		return 2
 	}
-	src, err := cfg.source()
+	cfg.DataPath = *data
+	src := cfg.source()
+	a, dir, err := massmodel.TrainToStore(context.Background(), src, *store, time.Now())
 	if err != nil {
 		return fail(err)
-	}
-	if *data != "" {
-		src = penguins.CSVFile{Path: *data}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), trainTimeout)
-	defer cancel()
-	// Nothing is written unless the data loads and the fit verifies: a
-	// failure leaves the store, and the model being served, untouched.
-	a, _, err := massmodel.TrainFrom(ctx, src, time.Now())
-	if err != nil {
-		return fail(err)
-	}
-	dir, err := massmodel.Store{Dir: *store}.Write(a)
-	if err != nil {
-		return fail(err)
-	}
-	// Read it back through the same path the server uses.
-	if _, _, err := (massmodel.Store{Dir: *store}).Load(massmodel.Name, a.Version); err != nil {
-		return fail(fmt.Errorf("written version does not verify: %w", err))
 	}
 	fmt.Printf("trained %s version %s from %s (%d of %d rows, R² %.4f, data sha256 %s)\nwrote %s\n",
 		a.Name, a.Version, src.Describe(), a.Data.TrainingRows, a.Data.Rows, a.Metrics.R2, a.Data.SHA256, dir)
-	return 0
-}
-
-// seedCmd loads the penguins into the configured database, idempotently.
-func seedCmd(args []string) int {
-	fail := func(err error) int {
-		fmt.Fprintln(os.Stderr, "model-service seed:", err)
-		return 1
-	}
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	data := fs.String("data", "", "CSV file to load (default: the embedded penguins data)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return fail(err)
-	}
-	db, ok, err := cfg.database()
-	if err != nil {
-		return fail(err)
-	}
-	if !ok {
-		fmt.Fprintln(os.Stderr, "model-service seed: MODEL_DATABASE_URL is required")
-		return 2
-	}
-	var src penguins.Source = penguins.Embedded{}
-	if *data != "" {
-		src = penguins.CSVFile{Path: *data}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), trainTimeout)
-	defer cancel()
-	rows, err := src.Load(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	res, err := pgdata.Seed(ctx, db, rows)
-	if err != nil {
-		return fail(err)
-	}
-	fmt.Printf("seeded %s from %s: %d migration(s) applied, %d row(s) inserted, %d updated, %d unchanged (data sha256 %s)\n",
-		db.Describe(), src.Describe(), res.Migrated, res.Inserted, res.Updated, len(rows)-res.Inserted-res.Updated, penguins.Digest(rows))
 	return 0
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,19 +18,25 @@ import (
 	"github.com/palmerops/penguins/services/model/internal/pgdata/pgtest"
 )
 
-// TestPostgresEndToEnd runs the binary against a real PostgreSQL database:
-// seed (twice), train from it with the password in a secret file, serve a
-// model trained from it at start-up, and fail cleanly on a wrong password
-// without touching the store.
+// TestPostgresEndToEnd runs the binaries against a real PostgreSQL database:
+// seed (twice), train from it with the password in a secret file, serve
+// that model, and fail cleanly on a wrong password without touching the
+// store.
 func TestPostgresEndToEnd(t *testing.T) {
 	url, password := pgtest.New(t)
+	bin := t.TempDir()
+	for name, pkg := range map[string]string{"model-data": ".", "model-service": "../.."} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
 	secret := filepath.Join(t.TempDir(), "db_password")
 	if err := os.WriteFile(secret, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	dbEnv := []string{"MODEL_DATABASE_URL=" + url, "MODEL_DATABASE_PASSWORD_FILE=" + secret}
 	run := func(env []string, args ...string) (string, int) {
-		cmd := exec.Command(binary, args...)
+		cmd := exec.Command(filepath.Join(bin, "model-data"), args...)
 		cmd.Env = append(cleanEnv(), env...)
 		out, err := cmd.CombinedOutput()
 		code := 0
@@ -78,21 +85,48 @@ func TestPostgresEndToEnd(t *testing.T) {
 	if vs, _ := (massmodel.Store{Dir: store}).Versions(massmodel.Name); len(vs) != 1 || vs[0] != a.Version {
 		t.Errorf("the store changed after a failed train: %v", vs)
 	}
+	// Configuration errors name the variable.
+	if out, code := run(nil, "seed"); code != 1 || !strings.Contains(out, "MODEL_DATABASE_URL") {
+		t.Errorf("no URL: exit %d: %s", code, out)
+	}
 
-	// Serving with no store trains from the database at start-up.
-	p := start(t, dbEnv...)
-	p.waitReady(t)
-	resp, err := http.Get(p.url("/metadata"))
+	// The model service serves the model trained from the database.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(filepath.Join(bin, "model-service"))
+	srv.Env = append(cleanEnv(), "MODEL_ADDR="+addr, "MODEL_STORE="+store)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
 	var md modelapi.Metadata
-	json.NewDecoder(resp.Body).Decode(&md)
-	resp.Body.Close()
-	if md.Data.SHA256 != penguins.Digest(rows) || !strings.Contains(md.Serving.LoadedFrom, "postgres://") {
-		t.Errorf("served model: data %s from %q", md.Data.SHA256, md.Serving.LoadedFrom)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metadata")
+		if err != nil {
+			continue
+		}
+		err = json.NewDecoder(resp.Body).Decode(&md)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && err == nil {
+			break
+		}
 	}
-	if logs := p.stdout.String() + p.stderr.String(); strings.Contains(logs, password) || !strings.Contains(logs, `"MODEL_DATABASE_URL":"****"`) {
-		t.Errorf("logs show the password or the unmasked URL")
+	if md.Version != a.Version || !strings.HasPrefix(md.Data.Source, "postgres://") || md.Data.SHA256 != penguins.Digest(rows) {
+		t.Errorf("served %s from %q (data %s)", md.Version, md.Data.Source, md.Data.SHA256)
 	}
+}
+
+// cleanEnv is the test's environment without MODEL_ variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MODEL_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

@@ -1,0 +1,124 @@
+// Command model-data keeps the penguins in PostgreSQL and trains from there.
+// It is the database side of the model service, in its own small image, so
+// that the model-service image carries no database driver.
+//
+//	model-data seed               load the penguins into the database, idempotently
+//	model-data train -store D     fit the model on the database's penguins and
+//	                              write a verified version to the model store D
+//	model-data version            print build information
+//
+// Configuration: MODEL_DATABASE_URL (a PostgreSQL connection string; sslmode
+// and the other TLS settings pass through) with the password in
+// MODEL_DATABASE_PASSWORD_FILE (a Docker or Kubernetes secret) or
+// MODEL_DATABASE_PASSWORD, and MODEL_STORE for train.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/palmerops/penguins/pkg/buildinfo"
+	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/pgdata"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+const usage = `usage: model-data command [flags]
+
+commands:
+  seed         load the penguins into the database (MODEL_DATABASE_URL), idempotently
+  train        fit the model on the database's penguins; write a verified version to -store
+  version      print build information
+`
+
+// run dispatches the subcommand and returns the exit code.
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "seed", "train":
+	case "version":
+		b, _ := json.MarshalIndent(buildinfo.Read(), "", "  ")
+		fmt.Println(string(b))
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "model-data: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "model-data %s: %v\n", cmd, err)
+		return 1
+	}
+	var cfg Config
+	if err := service.LoadConfig(envPrefix, &cfg); err != nil {
+		return fail(err)
+	}
+	db, err := cfg.database()
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if cmd == "seed" {
+		return seed(ctx, db, args, fail)
+	}
+	return train(ctx, db, cfg.Store, args, fail)
+}
+
+func seed(ctx context.Context, db pgdata.Config, args []string, fail func(error) int) int {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	data := fs.String("data", "", "CSV file to load (default: the embedded penguins data)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var src penguins.Source = penguins.Embedded{}
+	if *data != "" {
+		src = penguins.CSVFile{Path: *data}
+	}
+	rows, err := src.Load(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := pgdata.Seed(ctx, db, rows)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("seeded %s from %s: %d migration(s) applied, %d row(s) inserted, %d updated, %d unchanged (data sha256 %s)\n",
+		db.Describe(), src.Describe(), res.Migrated, res.Inserted, res.Updated, len(rows)-res.Inserted-res.Updated, penguins.Digest(rows))
+	return 0
+}
+
+func train(ctx context.Context, db pgdata.Config, store string, args []string, fail func(error) int) int {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	dir := fs.String("store", store, "model store directory to write the new version to (default $MODEL_STORE)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "model-data train: -store (or MODEL_STORE) is required")
+		return 2
+	}
+	src := pgdata.Source{Config: db}
+	a, path, err := massmodel.TrainToStore(ctx, src, *dir, time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("trained %s version %s from %s (%d of %d rows, R² %.4f, data sha256 %s)\nwrote %s\n",
+		a.Name, a.Version, src.Describe(), a.Data.TrainingRows, a.Data.Rows, a.Metrics.R2, a.Data.SHA256, path)
+	return 0
+}
