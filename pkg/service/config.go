@@ -15,16 +15,24 @@ import (
 )
 
 // LoadConfig fills cfg (a pointer to a struct whose fields all carry an
-// `envconfig:"NAME"` tag) from PREFIX_NAME variables. A malformed value, a
-// missing required one, or a PREFIX_ variable that names no field is an
-// error that names the variable.
+// `envconfig:"PREFIX_NAME"` tag with the full variable name) from the
+// environment. A malformed value, a missing required one, or a PREFIX_
+// variable that names no field is an error that names the variable.
+//
+// Tags carry the full name because envconfig falls back to the bare tag
+// when the prefixed variable is unset: with `envconfig:"VERSION"` and
+// prefix MODEL, an unrelated VERSION variable would configure the service.
 func LoadConfig(prefix string, cfg any) error {
-	if err := envconfig.Process(prefix, cfg); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
 	known := map[string]bool{}
 	for _, f := range fields(cfg) {
-		known[prefix+"_"+f.Tag.Get("envconfig")] = true
+		name := f.Tag.Get("envconfig")
+		if !strings.HasPrefix(name, prefix+"_") {
+			panic(fmt.Sprintf("service: config field %s: variable %s lacks the prefix %s_", f.Name, name, prefix))
+		}
+		known[name] = true
+	}
+	if err := envconfig.Process("", cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	var unknown []string
 	for _, kv := range os.Environ() {
@@ -47,7 +55,7 @@ func LoadConfig(prefix string, cfg any) error {
 
 // ConfigFields returns cfg's values keyed by variable name, for logging.
 // Fields tagged `secret:"true"` are masked when set.
-func ConfigFields(prefix string, cfg any) map[string]string {
+func ConfigFields(cfg any) map[string]string {
 	out := map[string]string{}
 	v := reflect.Indirect(reflect.ValueOf(cfg))
 	for _, f := range fields(cfg) {
@@ -55,7 +63,7 @@ func ConfigFields(prefix string, cfg any) map[string]string {
 		if f.Tag.Get("secret") == "true" && val != "" {
 			val = "****"
 		}
-		out[prefix+"_"+f.Tag.Get("envconfig")] = val
+		out[f.Tag.Get("envconfig")] = val
 	}
 	return out
 }

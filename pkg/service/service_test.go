@@ -13,10 +13,10 @@ import (
 )
 
 type testConfig struct {
-	Addr     string        `envconfig:"ADDR" default:":8080"`
-	Password string        `envconfig:"PASSWORD" secret:"true"`
-	Limit    ByteSize      `envconfig:"LIMIT" default:"8MiB"`
-	Wait     time.Duration `envconfig:"WAIT" default:"1s"`
+	Addr     string        `envconfig:"TEST_ADDR" default:":8080"`
+	Password string        `envconfig:"TEST_PASSWORD" secret:"true"`
+	Limit    ByteSize      `envconfig:"TEST_LIMIT" default:"8MiB"`
+	Wait     time.Duration `envconfig:"TEST_WAIT" default:"1s"`
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -29,7 +29,7 @@ func TestLoadConfig(t *testing.T) {
 	if c.Addr != ":8080" || c.Limit != 64<<10 || c.Wait != time.Second || c.Password != "hunter2" {
 		t.Errorf("config = %+v", c)
 	}
-	fields := ConfigFields("TEST", &c)
+	fields := ConfigFields(&c)
 	if fields["TEST_PASSWORD"] != "****" || fields["TEST_LIMIT"] != "64KiB" || fields["TEST_ADDR"] != ":8080" {
 		t.Errorf("fields = %v", fields)
 	}
@@ -38,12 +38,19 @@ func TestLoadConfig(t *testing.T) {
 		"TEST_LIMIT=-1":   "TEST_LIMIT",
 		"TEST_LIMIT=8MB":  "TEST_LIMIT",
 		"TEST_ADRR=:9090": "unknown variable TEST_ADRR",
+		"ADDR=nonsense":   "", // the bare name is not read
 	} {
 		t.Run(env, func(t *testing.T) {
 			k, v, _ := strings.Cut(env, "=")
 			t.Setenv(k, v)
 			var c testConfig
 			err := LoadConfig("TEST", &c)
+			if want == "" {
+				if err != nil || c.Addr != ":8080" {
+					t.Errorf("%s changed the config: %v, %+v", env, err, c)
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("err = %v, want it to name %s", err, want)
 			}

@@ -15,27 +15,27 @@ import (
 // Config is the frontend's configuration, read once from FRONTEND_*
 // environment variables.
 type Config struct {
-	Addr     string        `envconfig:"ADDR" default:":8000"`
-	Env      string        `envconfig:"ENV" default:"dev"`
-	LogLevel zapcore.Level `envconfig:"LOG_LEVEL" default:"info"`
+	Addr     string        `envconfig:"FRONTEND_ADDR" default:":8000"`
+	Env      string        `envconfig:"FRONTEND_ENV" default:"dev"`
+	LogLevel zapcore.Level `envconfig:"FRONTEND_LOG_LEVEL" default:"info"`
 
 	// ModelURL is the model API's base URL.
-	ModelURL string `envconfig:"MODEL_URL" default:"http://localhost:8080"`
+	ModelURL string `envconfig:"FRONTEND_MODEL_URL" default:"http://localhost:8080"`
 	// ModelTimeout bounds one attempt of a call to the model API;
 	// ModelRetries is how many more attempts a failed call gets.
-	ModelTimeout time.Duration `envconfig:"MODEL_TIMEOUT" default:"2s"`
-	ModelRetries int           `envconfig:"MODEL_RETRIES" default:"2"`
+	ModelTimeout time.Duration `envconfig:"FRONTEND_MODEL_TIMEOUT" default:"2s"`
+	ModelRetries int           `envconfig:"FRONTEND_MODEL_RETRIES" default:"2"`
 	// ModelBudget bounds all the model API calls of one page, retries
 	// included.
-	ModelBudget time.Duration `envconfig:"MODEL_BUDGET" default:"5s"`
+	ModelBudget time.Duration `envconfig:"FRONTEND_MODEL_BUDGET" default:"5s"`
 
-	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
-	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"15s"`
-	WriteTimeout      time.Duration `envconfig:"WRITE_TIMEOUT" default:"30s"`
-	IdleTimeout       time.Duration `envconfig:"IDLE_TIMEOUT" default:"120s"`
+	ReadHeaderTimeout time.Duration `envconfig:"FRONTEND_READ_HEADER_TIMEOUT" default:"5s"`
+	ReadTimeout       time.Duration `envconfig:"FRONTEND_READ_TIMEOUT" default:"15s"`
+	WriteTimeout      time.Duration `envconfig:"FRONTEND_WRITE_TIMEOUT" default:"30s"`
+	IdleTimeout       time.Duration `envconfig:"FRONTEND_IDLE_TIMEOUT" default:"120s"`
 	// ShutdownTimeout bounds the drain on SIGTERM; keep it below the
 	// orchestrator's grace period.
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	ShutdownTimeout time.Duration `envconfig:"FRONTEND_SHUTDOWN_TIMEOUT" default:"10s"`
 }
 
 const envPrefix = "FRONTEND"

@@ -116,7 +116,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("app started", zap.String("commit", build.Commit), zap.String("go", build.GoVersion),
-		zap.Any("config", service.ConfigFields(envPrefix, &cfg)))
+		zap.Any("config", service.ConfigFields(&cfg)))
 	hs := service.NewServer(app.Handler(), service.Timeouts{
 		ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
 	})

@@ -16,29 +16,29 @@ import (
 // Config is the model service's configuration, read once from MODEL_*
 // environment variables.
 type Config struct {
-	Addr     string        `envconfig:"ADDR" default:":8080"`
-	Env      string        `envconfig:"ENV" default:"dev"`
-	LogLevel zapcore.Level `envconfig:"LOG_LEVEL" default:"info"`
+	Addr     string        `envconfig:"MODEL_ADDR" default:":8080"`
+	Env      string        `envconfig:"MODEL_ENV" default:"dev"`
+	LogLevel zapcore.Level `envconfig:"MODEL_LOG_LEVEL" default:"info"`
 
 	// Store is the model store directory; empty means train from DataPath
 	// (or the embedded data) at start-up.
-	Store string `envconfig:"STORE"`
+	Store string `envconfig:"MODEL_STORE"`
 	// Version pins the served version; empty means the newest in Store.
-	Version string `envconfig:"VERSION"`
+	Version string `envconfig:"MODEL_VERSION"`
 	// DataPath is a CSV file to train from at start-up when Store is empty.
-	DataPath string `envconfig:"DATA_PATH"`
+	DataPath string `envconfig:"MODEL_DATA_PATH"`
 
-	MaxBodyBytes service.ByteSize `envconfig:"MAX_BODY_BYTES" default:"8MiB"`
-	MaxRows      int              `envconfig:"MAX_ROWS" default:"100000"`
+	MaxBodyBytes service.ByteSize `envconfig:"MODEL_MAX_BODY_BYTES" default:"8MiB"`
+	MaxRows      int              `envconfig:"MODEL_MAX_ROWS" default:"100000"`
 
-	ReadHeaderTimeout time.Duration `envconfig:"READ_HEADER_TIMEOUT" default:"5s"`
-	ReadTimeout       time.Duration `envconfig:"READ_TIMEOUT" default:"30s"`
-	WriteTimeout      time.Duration `envconfig:"WRITE_TIMEOUT" default:"30s"`
-	IdleTimeout       time.Duration `envconfig:"IDLE_TIMEOUT" default:"120s"`
+	ReadHeaderTimeout time.Duration `envconfig:"MODEL_READ_HEADER_TIMEOUT" default:"5s"`
+	ReadTimeout       time.Duration `envconfig:"MODEL_READ_TIMEOUT" default:"30s"`
+	WriteTimeout      time.Duration `envconfig:"MODEL_WRITE_TIMEOUT" default:"30s"`
+	IdleTimeout       time.Duration `envconfig:"MODEL_IDLE_TIMEOUT" default:"120s"`
 	// ShutdownTimeout bounds the drain on SIGTERM; keep it below the
 	// orchestrator's grace period (compose stop_grace_period, k8s
 	// terminationGracePeriodSeconds).
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s"`
+	ShutdownTimeout time.Duration `envconfig:"MODEL_SHUTDOWN_TIMEOUT" default:"10s"`
 }
 
 const envPrefix = "MODEL"

@@ -93,7 +93,7 @@ func serveCmd(args []string) int {
 func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 	build := buildinfo.Read()
 	log.Info("service started", zap.String("commit", build.Commit), zap.String("go", build.GoVersion),
-		zap.Any("config", service.ConfigFields(envPrefix, &cfg)))
+		zap.Any("config", service.ConfigFields(&cfg)))
 	srv, err := api.New(log, api.Limits{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxRows: cfg.MaxRows}, build)
 	if err != nil {
 		return err

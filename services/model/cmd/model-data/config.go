@@ -14,10 +14,10 @@ const envPrefix = "MODEL"
 // Config is model-data's configuration, from MODEL_* variables. The URL is
 // masked in logs like the password: it may carry one.
 type Config struct {
-	DatabaseURL          string `envconfig:"DATABASE_URL" secret:"true"`
-	DatabasePassword     string `envconfig:"DATABASE_PASSWORD" secret:"true"`
-	DatabasePasswordFile string `envconfig:"DATABASE_PASSWORD_FILE"`
-	Store                string `envconfig:"STORE"`
+	DatabaseURL          string `envconfig:"MODEL_DATABASE_URL" secret:"true"`
+	DatabasePassword     string `envconfig:"MODEL_DATABASE_PASSWORD" secret:"true"`
+	DatabasePasswordFile string `envconfig:"MODEL_DATABASE_PASSWORD_FILE"`
+	Store                string `envconfig:"MODEL_STORE"`
 }
 
 // database returns the database settings, reading the password from its
