@@ -6,10 +6,12 @@ package service
 import (
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -79,6 +81,32 @@ func fields(cfg any) []reflect.StructField {
 		out = append(out, f)
 	}
 	return out
+}
+
+// CheckServer checks the settings every service has: the listen address,
+// the environment's name and positive durations (keyed by variable name).
+// Each error names its variable.
+func CheckServer(prefix, addr, env string, durations map[string]time.Duration) []error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("config: %s_ADDR: want host:port such as :8080, got %q", prefix, addr))
+	}
+	switch env {
+	case "dev", "staging", "prod":
+	default:
+		errs = append(errs, fmt.Errorf("config: %s_ENV: want dev, staging or prod, got %q", prefix, env))
+	}
+	names := make([]string, 0, len(durations))
+	for name := range durations {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if d := durations[name]; d <= 0 {
+			errs = append(errs, fmt.Errorf("config: %s: want a positive duration such as 10s, got %s", name, d))
+		}
+	}
+	return errs
 }
 
 // ByteSize is a size in bytes that parses "512", "64KiB", "8MiB" or "1GiB".

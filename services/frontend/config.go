@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
@@ -53,27 +52,15 @@ func (c Config) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
 	}
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
-		bad("ADDR", "want host:port such as :8000, got %q", c.Addr)
-	}
-	switch c.Env {
-	case "dev", "staging", "prod":
-	default:
-		bad("ENV", "want dev, staging or prod, got %q", c.Env)
-	}
 	if u, err := url.Parse(c.ModelURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("MODEL_URL", "want an http(s) URL such as http://localhost:8080, got %q", c.ModelURL)
 	}
 	if c.ModelRetries < 0 || c.ModelRetries > 10 {
 		bad("MODEL_RETRIES", "want 0 to 10, got %d", c.ModelRetries)
 	}
-	for name, d := range map[string]time.Duration{
-		"MODEL_TIMEOUT": c.ModelTimeout, "MODEL_BUDGET": c.ModelBudget, "READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout,
-		"WRITE_TIMEOUT": c.WriteTimeout, "IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
-	} {
-		if d <= 0 {
-			bad(name, "want a positive duration such as 2s, got %s", d)
-		}
-	}
+	errs = append(errs, service.CheckServer(envPrefix, c.Addr, c.Env, map[string]time.Duration{
+		"FRONTEND_MODEL_TIMEOUT": c.ModelTimeout, "FRONTEND_MODEL_BUDGET": c.ModelBudget, "FRONTEND_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "FRONTEND_READ_TIMEOUT": c.ReadTimeout,
+		"FRONTEND_WRITE_TIMEOUT": c.WriteTimeout, "FRONTEND_IDLE_TIMEOUT": c.IdleTimeout, "FRONTEND_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	})...)
 	return errors.Join(errs...)
 }

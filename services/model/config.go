@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -56,14 +55,6 @@ func (c Config) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
 	}
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
-		bad("ADDR", "want host:port such as :8080, got %q", c.Addr)
-	}
-	switch c.Env {
-	case "dev", "staging", "prod":
-	default:
-		bad("ENV", "want dev, staging or prod, got %q", c.Env)
-	}
 	if c.Version != "" {
 		if c.Store == "" {
 			bad("VERSION", "pins a version but MODEL_STORE is not set")
@@ -81,14 +72,10 @@ func (c Config) validate() error {
 	if c.MaxBodyBytes < 1024 {
 		bad("MAX_BODY_BYTES", "want at least 1KiB, got %s", c.MaxBodyBytes)
 	}
-	for name, d := range map[string]time.Duration{
-		"READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "READ_TIMEOUT": c.ReadTimeout,
-		"WRITE_TIMEOUT": c.WriteTimeout, "IDLE_TIMEOUT": c.IdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
-	} {
-		if d <= 0 {
-			bad(name, "want a positive duration such as 10s, got %s", d)
-		}
-	}
+	errs = append(errs, service.CheckServer(envPrefix, c.Addr, c.Env, map[string]time.Duration{
+		"MODEL_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "MODEL_READ_TIMEOUT": c.ReadTimeout,
+		"MODEL_WRITE_TIMEOUT": c.WriteTimeout, "MODEL_IDLE_TIMEOUT": c.IdleTimeout, "MODEL_SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+	})...)
 	return errors.Join(errs...)
 }
 
