@@ -158,7 +158,7 @@ func (s Source) Load(ctx context.Context) ([]penguins.Penguin, error) {
 		return nil, fmt.Errorf("reading %s: %s", s.Describe(), queryError(err))
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: the table is empty (run `model-service seed`)", s.Describe())
+		return nil, fmt.Errorf("%s: the table is empty (run `model-data seed`)", s.Describe())
 	}
 	return out, nil
 }
@@ -198,7 +198,7 @@ func checkSchema(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("checking the schema: %s", queryError(err))
 	}
 	if len(have) == 0 {
-		return fmt.Errorf("there is no table %q in the database (run `model-service seed`)", Table)
+		return fmt.Errorf("there is no table %q in the database (run `model-data seed`)", Table)
 	}
 	var problems []string
 	for _, c := range columns {
