@@ -63,6 +63,7 @@ type decoder struct {
 	p      fastjson.Parser
 	inv    invalidInput
 	inputs []massmodel.Input // reused across requests
+	scores scores            // reused across requests
 
 	// State of the record being decoded, read by visit.
 	row     int  // index of the record in the array

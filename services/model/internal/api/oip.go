@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/modelapi"
@@ -123,10 +122,7 @@ func (s *Server) oipInfer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkJSONContentType(c); err != nil {
-		return err
-	}
-	body, err := s.readBody(c)
+	body, err := s.readJSON(c)
 	if err != nil {
 		return err
 	}
@@ -161,31 +157,18 @@ func (s *Server) oipInfer(c echo.Context) error {
 	}
 
 	id := service.RequestID(c)
-	s.log.Info("prediction requested", zap.String("request_id", id), zap.String("endpoint", "infer"), zap.Int("rows", len(inputs)))
-	m := sv.model
-	fit := make([]float64, len(inputs))
-	lower := make([]float64, len(inputs))
-	upper := make([]float64, len(inputs))
-	outOfRange := 0
-	for i, in := range inputs {
-		fit[i], lower[i], upper[i] = m.Interval(in)
-		s.metrics.predicted.Observe(fit[i])
-		if !m.InTrainingRange(in) {
-			outOfRange++
-		}
-	}
-	s.metrics.predictions.WithLabelValues("infer").Add(float64(len(inputs)))
-	s.metrics.outOfRange.WithLabelValues(fBill).Add(float64(outOfRange))
+	s.logRequested(id, "infer", len(inputs))
+	var sc scores // the response keeps its slices: no reuse here
+	s.score("infer", sv.model, inputs, true, &sc)
 	resp := modelapi.OIPInferResponse{ModelName: sv.artifact.Name, ModelVersion: sv.artifact.Version, ID: req.ID}
-	if outOfRange > 0 {
-		resp.Parameters = map[string]any{"out_of_training_range": outOfRange}
+	if sc.outOfRange > 0 {
+		resp.Parameters = map[string]any{"out_of_training_range": sc.outOfRange}
 	}
 	for _, name := range outputs {
-		data := map[string][]float64{outMass: fit, outLower: lower, outUpper: upper}[name]
+		data := map[string][]float64{outMass: sc.fit, outLower: sc.lower, outUpper: sc.upper}[name]
 		resp.Outputs = append(resp.Outputs, modelapi.OIPTensor{Name: name, Shape: []int{len(inputs)}, Datatype: "FP64", Data: data})
 	}
-	s.log.Info("prediction returned", zap.String("request_id", id), zap.String("endpoint", "infer"), zap.Int("rows", len(inputs)),
-		zap.String("model_version", sv.artifact.Version), zap.Int("out_of_range", outOfRange))
+	s.logReturned(id, "infer", sv.artifact.Version, &sc)
 	c.Response().Header().Set("X-Model-Version", sv.artifact.Version)
 	return c.JSON(http.StatusOK, resp)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/service"
@@ -80,10 +79,7 @@ func (s *Server) predict(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkJSONContentType(c); err != nil {
-		return err
-	}
-	body, err := s.readBody(c)
+	body, err := s.readJSON(c)
 	if err != nil {
 		return err
 	}
@@ -104,66 +100,36 @@ func (s *Server) predict(c echo.Context) error {
 	}
 
 	id := service.RequestID(c)
-	s.log.Info("prediction requested", zap.String("request_id", id), zap.String("endpoint", "predict"), zap.Int("rows", len(inputs)))
-
+	s.logRequested(id, "predict", len(inputs))
+	s.score("predict", sv.model, inputs, opts.interval, &d.scores)
 	out := s.buffers.Get().(*bytes.Buffer)
 	defer s.putBuffer(out)
-	outOfRange := s.encodePrediction(out, sv, inputs, d.inArray, opts)
-
+	s.encodePrediction(out, sv, inputs, &d.scores, d.inArray, opts)
 	version := sv.artifact.Version
-	fields := []zap.Field{zap.String("request_id", id), zap.String("endpoint", "predict"), zap.Int("rows", len(inputs)),
-		zap.String("model_version", version), zap.Int("out_of_range", outOfRange)}
-	if len(inputs) == 1 {
-		fields = append(fields, zap.Float64("body_mass_g", sv.model.Predict(inputs[0])))
-	}
-	s.log.Info("prediction returned", fields...)
+	s.logReturned(id, "predict", version, &d.scores)
 
 	c.Response().Header().Set("X-Model-Version", version)
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out.Bytes())
 }
 
-// encodePrediction writes the PredictResponse JSON for inputs into out and
-// records the prediction metrics; array says whether the request was an
-// array (which decides the warnings' JSON pointers). It returns how many records were outside
-// the training range.
-func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmodel.Input, array bool, opts predictOptions) int {
+// encodePrediction writes the PredictResponse JSON for inputs and their
+// scores into out; array says whether the request was an array (which
+// decides the warnings' JSON pointers).
+func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmodel.Input, sc *scores, array bool, opts predictOptions) {
 	m := sv.model
 	b := out.AvailableBuffer()
-	b = append(b, `{"predict":[`...)
-	outOfRange := 0
-	for i, in := range inputs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		y := m.Predict(in)
-		b = appendFloat(b, y)
-		s.metrics.predicted.Observe(y)
-		if !m.InTrainingRange(in) {
-			outOfRange++
-		}
-	}
-	b = append(b, `],"model":`...)
+	b = append(b, `{"predict":`...)
+	b = appendFloats(b, sc.fit)
+	b = append(b, `,"model":`...)
 	b = strconv.AppendQuote(b, sv.artifact.Name)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendQuote(b, sv.artifact.Version)
 	if opts.interval {
-		b = append(b, `,"interval":{"level":0.95,"lower":[`...)
-		for i, in := range inputs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			_, lo, _ := m.Interval(in)
-			b = appendFloat(b, lo)
-		}
-		b = append(b, `],"upper":[`...)
-		for i, in := range inputs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			_, _, hi := m.Interval(in)
-			b = appendFloat(b, hi)
-		}
-		b = append(b, `]}`...)
+		b = append(b, `,"interval":{"level":0.95,"lower":`...)
+		b = appendFloats(b, sc.lower)
+		b = append(b, `,"upper":`...)
+		b = appendFloats(b, sc.upper)
+		b = append(b, '}')
 	}
 	if opts.contributions {
 		b = append(b, `,"contributions":[`...)
@@ -185,7 +151,7 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 		}
 		b = append(b, ']')
 	}
-	if outOfRange > 0 {
+	if sc.outOfRange > 0 {
 		lo, hi := m.BillLengthRange()
 		b = append(b, `,"warnings":[`...)
 		listed := 0
@@ -215,15 +181,24 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 			b = append(b, '}')
 		}
 		b = append(b, ']')
-		if outOfRange > listed {
+		if sc.outOfRange > listed {
 			b = append(b, `,"warnings_truncated":true`...)
 		}
-		s.metrics.outOfRange.WithLabelValues(fBill).Add(float64(outOfRange))
 	}
 	b = append(b, "}\n"...)
 	out.Write(b)
-	s.metrics.predictions.WithLabelValues("predict").Add(float64(len(inputs)))
-	return outOfRange
+}
+
+// appendFloats appends xs as a JSON array.
+func appendFloats(b []byte, xs []float64) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendFloat(b, x)
+	}
+	return append(b, ']')
 }
 
 // appendFloat formats like encoding/json: shortest round-trip form, with
