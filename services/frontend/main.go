@@ -10,13 +10,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,33 +25,11 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
-}
-
-// run dispatches the subcommand and returns the exit code: the one place
-// the program decides how to exit.
-func run(args []string) int {
-	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serveCmd(args)
-	case "export":
-		return exportCmd(args)
-	case "healthcheck":
-		return service.HealthcheckCmd(args, "FRONTEND_ADDR", ":8000")
-	case "version":
-		b, _ := json.MarshalIndent(buildinfo.Read(), "", "  ")
-		fmt.Println(string(b))
-		return 0
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "frontend-service: unknown command %q\n\n%s", cmd, usage)
-	return 2
+	os.Exit(service.Dispatch("frontend-service", usage, "serve", map[string]service.Command{
+		"serve":       serveCmd,
+		"export":      exportCmd,
+		"healthcheck": func(args []string) int { return service.HealthcheckCmd(args, "FRONTEND_ADDR", ":8000") },
+	}, os.Args[1:]))
 }
 
 const usage = `usage: frontend-service [command] [flags]
@@ -94,15 +69,9 @@ func serveCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "frontend-service:", err)
 		return 1
 	}
-	log := service.NewLogger("frontend-service", cfg.Env, buildinfo.Version, cfg.LogLevel)
-	defer log.Sync()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, log, cfg); err != nil {
-		log.Error("frontend-service failed", zap.Error(err))
-		return 1
-	}
-	return 0
+	return service.RunServer("frontend-service", cfg.Env, cfg.LogLevel, func(ctx context.Context, log *zap.Logger) error {
+		return serve(ctx, log, cfg)
+	})
 }
 
 func serve(ctx context.Context, log *zap.Logger, cfg Config) error {

@@ -8,14 +8,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,33 +24,11 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
-}
-
-// run dispatches the subcommand and returns the exit code: the one place
-// the program decides how to exit.
-func run(args []string) int {
-	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serveCmd(args)
-	case "train":
-		return trainCmd(args)
-	case "healthcheck":
-		return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080")
-	case "version":
-		b, _ := json.MarshalIndent(buildinfo.Read(), "", "  ")
-		fmt.Println(string(b))
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(os.Stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "model-service: unknown command %q\n\n%s", cmd, usage)
-	return 2
+	os.Exit(service.Dispatch("model-service", usage, "serve", map[string]service.Command{
+		"serve":       serveCmd,
+		"train":       trainCmd,
+		"healthcheck": func(args []string) int { return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080") },
+	}, os.Args[1:]))
 }
 
 const usage = `usage: model-service [command] [flags]
@@ -77,15 +52,9 @@ func serveCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "model-service:", err)
 		return 1
 	}
-	log := service.NewLogger("model-service", cfg.Env, buildinfo.Version, cfg.LogLevel)
-	defer log.Sync()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, log, cfg); err != nil {
-		log.Error("model-service failed", zap.Error(err))
-		return 1
-	}
-	return 0
+	return service.RunServer("model-service", cfg.Env, cfg.LogLevel, func(ctx context.Context, log *zap.Logger) error {
+		return serve(ctx, log, cfg)
+	})
 }
 
 // serve listens at once (so liveness answers), loads and verifies the

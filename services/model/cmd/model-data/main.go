@@ -15,13 +15,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
-	"github.com/palmerops/penguins/pkg/buildinfo"
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
@@ -29,7 +27,10 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(service.Dispatch("model-data", usage, "", map[string]service.Command{
+		"seed":  command("seed", seed),
+		"train": command("train", train),
+	}, os.Args[1:]))
 }
 
 const usage = `usage: model-data command [flags]
@@ -40,47 +41,29 @@ commands:
   version      print build information
 `
 
-// run dispatches the subcommand and returns the exit code.
-func run(args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return 2
+// command wraps seed and train: both load the configuration and talk to
+// the database within a minute.
+func command(name string, body func(ctx context.Context, cfg Config, db pgdata.Config, args []string, fail func(error) int) int) service.Command {
+	return func(args []string) int {
+		fail := func(err error) int {
+			fmt.Fprintf(os.Stderr, "model-data %s: %v\n", name, err)
+			return 1
+		}
+		var cfg Config
+		if err := service.LoadConfig(envPrefix, &cfg); err != nil {
+			return fail(err)
+		}
+		db, err := cfg.database()
+		if err != nil {
+			return fail(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return body(ctx, cfg, db, args, fail)
 	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "seed", "train":
-	case "version":
-		b, _ := json.MarshalIndent(buildinfo.Read(), "", "  ")
-		fmt.Println(string(b))
-		return 0
-	case "help", "-h", "--help":
-		fmt.Print(usage)
-		return 0
-	default:
-		fmt.Fprintf(os.Stderr, "model-data: unknown command %q\n\n%s", cmd, usage)
-		return 2
-	}
-	fail := func(err error) int {
-		fmt.Fprintf(os.Stderr, "model-data %s: %v\n", cmd, err)
-		return 1
-	}
-	var cfg Config
-	if err := service.LoadConfig(envPrefix, &cfg); err != nil {
-		return fail(err)
-	}
-	db, err := cfg.database()
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if cmd == "seed" {
-		return seed(ctx, db, args, fail)
-	}
-	return train(ctx, db, cfg.Store, args, fail)
 }
 
-func seed(ctx context.Context, db pgdata.Config, args []string, fail func(error) int) int {
+func seed(ctx context.Context, _ Config, db pgdata.Config, args []string, fail func(error) int) int {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	data := fs.String("data", "", "CSV file to load (default: the embedded penguins data)")
 	if err := fs.Parse(args); err != nil {
@@ -103,9 +86,9 @@ func seed(ctx context.Context, db pgdata.Config, args []string, fail func(error)
 	return 0
 }
 
-func train(ctx context.Context, db pgdata.Config, store string, args []string, fail func(error) int) int {
+func train(ctx context.Context, cfg Config, db pgdata.Config, args []string, fail func(error) int) int {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	dir := fs.String("store", store, "model store directory to write the new version to (default $MODEL_STORE)")
+	dir := fs.String("store", cfg.Store, "model store directory to write the new version to (default $MODEL_STORE)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
