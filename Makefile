@@ -8,6 +8,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERSION) -X github.com/palmerops/penguins/pkg/buildinfo.Commit=$(COMMIT)
 FUZZTIME  ?= 10s
+PERF_FLAGS ?=
 COMPOSE_IMAGES ?= offline
 BIN       := bin
 
@@ -83,7 +84,12 @@ site: build ## the static EDA and model site in site/ (what the pages workflow p
 loadtest: ## load benchmarks of the frontend: Explore page, and Predict through the real model API (req/s, p99)
 	go test ./services/frontend -run '^$$' -bench 'Load' -benchtime 3s
 
-perf: build ## resident memory of an idle model service (target < 30 MB)
+perf: build ## the model API against this machine's limit (net/http, constant JSON), one core each, with wrk: req/s, p50, p99, ratios; idle RSS
+	@command -v wrk >/dev/null || { echo "make perf needs wrk: apt-get install wrk"; exit 1; }
+	go build -o $(BIN)/model-perf ./services/model/cmd/model-perf
+	$(BIN)/model-perf -bin $(BIN)/model-service $(PERF_FLAGS) \
+		-variant 'logs at warn=MODEL_LOG_LEVEL=warn' \
+		-variant 'prod config=@deploy/env/prod/model.env,MODEL_STORE=deploy/models'
 	@addr=127.0.0.1:18080; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT; \
 	for i in $$(seq 100); do $(BIN)/model-service healthcheck -url http://$$addr/readyz >/dev/null 2>&1 && break; sleep 0.05; done; \

@@ -51,8 +51,8 @@ func Dispatch(name, usage, def string, cmds map[string]Command, args []string) i
 // until they arrive, and returns the exit code: 1, after logging why, when
 // serve fails.
 func RunServer(name, env string, level zapcore.Level, serve func(ctx context.Context, log *zap.Logger) error) int {
-	log := NewLogger(name, env, buildinfo.Version, level)
-	defer log.Sync()
+	log, flush := NewLogger(os.Stdout, name, env, buildinfo.Version, level)
+	defer flush() // after the last line: a graceful stop loses none
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, log); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,11 +24,52 @@ type HTTPMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
+
+	// The children of requests and latency by label values, so that a
+	// request costs a map lookup rather than hashing its labels twice and
+	// formatting its status code.
+	mu       sync.RWMutex
+	children map[routeKey]routeMetrics
+}
+
+type routeKey struct {
+	route, method string
+	status        int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// observe counts and times one request. Methods outside the standard set
+// count as "other", so clients cannot grow the label set at will.
+func (m *HTTPMetrics) observe(route, method string, status int, elapsed time.Duration) {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		method = "other"
+	}
+	k := routeKey{route, method, status}
+	m.mu.RLock()
+	rm, ok := m.children[k]
+	m.mu.RUnlock()
+	if !ok {
+		code := strconv.Itoa(status)
+		rm = routeMetrics{m.requests.WithLabelValues(route, method, code), m.latency.WithLabelValues(route, method, code)}
+		m.mu.Lock()
+		m.children[k] = rm
+		m.mu.Unlock()
+	}
+	rm.requests.Inc()
+	rm.latency.Observe(elapsed.Seconds())
 }
 
 // NewHTTPMetrics registers the HTTP metrics with reg.
 func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
 	m := &HTTPMetrics{
+		children: map[routeKey]routeMetrics{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total", Help: "HTTP requests served, by route template, method and status code.",
 		}, []string{"route", "method", "code"}),
@@ -49,40 +91,28 @@ func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
 // handler, counts and times the request, and writes one access-log line.
 func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) (err error) {
+		return func(c echo.Context) error {
 			start := time.Now()
 			req := c.Request()
 			id := req.Header.Get(requestid.Header)
 			if !requestid.Valid(id) {
 				id = requestid.New()
 			}
-			c.Response().Header().Set(requestid.Header, id)
+			c.Response().Header()[requestid.Header] = []string{id}
 			c.SetRequest(req.WithContext(requestid.With(req.Context(), id)))
 			m.inflight.Inc()
-			defer m.inflight.Dec()
-
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						log.Error("panic", zap.String("request_id", id), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
-						err = fmt.Errorf("panic: %v", r)
-					}
-				}()
-				err = next(c)
-			}()
-			if err != nil {
+			if err := call(log, next, c, id); err != nil {
 				c.Error(err) // writes the response through the HTTPErrorHandler
 			}
+			m.inflight.Dec()
 
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"
 			}
 			status := c.Response().Status
-			code := strconv.Itoa(status)
 			elapsed := time.Since(start)
-			m.requests.WithLabelValues(route, req.Method, code).Inc()
-			m.latency.WithLabelValues(route, req.Method, code).Observe(elapsed.Seconds())
+			m.observe(route, req.Method, status, elapsed)
 			lvl := zap.InfoLevel
 			if status >= http.StatusInternalServerError {
 				lvl = zap.ErrorLevel
@@ -103,4 +133,15 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// call runs the handler, turning a panic into an error.
+func call(log *zap.Logger, next echo.HandlerFunc, c echo.Context, id string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic", zap.String("request_id", id), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return next(c)
 }

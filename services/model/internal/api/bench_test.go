@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
 )
 
 // batchBody returns n records in the one-hot form the book's client sends,
@@ -37,11 +37,12 @@ func batchBody(n int) []byte {
 	return []byte(b.String())
 }
 
-// benchServer is a ready server whose logs are encoded as in production
-// (JSON) and discarded.
+// benchServer is a ready server with the production logger at info level,
+// writing to io.Discard.
 func benchServer(b *testing.B) *Server {
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zapcore.InfoLevel)
-	srv, err := New(zap.New(core), Limits{MaxBodyBytes: 64 << 20, MaxRows: 100000}, buildinfo.Info{Version: "bench"})
+	log, flush := service.NewLogger(io.Discard, "model-service", "bench", "bench", zapcore.InfoLevel)
+	b.Cleanup(flush)
+	srv, err := New(log, Limits{MaxBodyBytes: 64 << 20, MaxRows: 100000}, buildinfo.Info{Version: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

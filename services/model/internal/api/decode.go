@@ -17,16 +17,6 @@ import (
 // detail still gives the total.
 const maxListedErrors = 100
 
-// Field names of the two record forms.
-const (
-	fBill      = "bill_length_mm"
-	fSpecies   = "species"
-	fSex       = "sex"
-	fChinstrap = "species_Chinstrap"
-	fGentoo    = "species_Gentoo"
-	fMale      = "sex_male"
-)
-
 var (
 	rawFields    = []string{fBill, fSpecies, fSex}
 	oneHotFields = []string{fBill, fChinstrap, fGentoo, fMale}
@@ -244,7 +234,7 @@ func (d *decoder) record(v *fastjson.Value) (massmodel.Input, bool) {
 func (d *decoder) requireAll(names []string, present []bool) {
 	for i, ok := range present {
 		if !ok {
-			d.fail(d.field(names[i]), "missing", expectation(names[i]), allowed(names[i]))
+			d.bad(names[i], &badValue{detail: "missing", expected: expectation(names[i]), allowed: allowed(names[i])})
 		}
 	}
 }
@@ -258,20 +248,16 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			return
 		}
 		if v.Type() != fastjson.TypeNumber {
-			d.fail(d.field(fBill), "got "+describe(v), "a number (millimetres)", nil)
+			d.bad(fBill, wrongType(fBill, describe(v)))
 			return
 		}
 		x, err := v.Float64()
-		if err != nil {
-			d.fail(d.field(fBill), "not a number", "a number (millimetres)", nil)
+		if err != nil && !math.IsInf(x, 0) {
+			d.bad(fBill, wrongType(fBill, describe(v)))
 			return
 		}
-		if why := massmodel.CheckBillLength(x); why != "" {
-			detail := "got " + v.String() // as sent: 1e999, not +Inf
-			if math.IsInf(x, 0) {
-				detail += ", which overflows a 64-bit float"
-			}
-			d.fail(d.field(fBill), detail, why, nil)
+		if b := checkBill(x, v); b != nil {
+			d.bad(fBill, b)
 			return
 		}
 		r.bill = x
@@ -279,23 +265,21 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 		if d.dup(&r.hasSpecies, fSpecies) {
 			return
 		}
-		s, ok := d.str(v, fSpecies)
-		if !ok {
-			return
-		}
-		if r.species, ok = penguins.ParseSpecies(s); !ok {
-			d.fail(d.field(fSpecies), fmt.Sprintf("unknown species %q", s), expectation(fSpecies), allowed(fSpecies))
+		if s, ok := d.str(v, fSpecies); ok {
+			var b *badValue
+			if r.species, b = checkSpecies(s); b != nil {
+				d.bad(fSpecies, b)
+			}
 		}
 	case fSex:
 		if d.dup(&r.hasSex, fSex) {
 			return
 		}
-		s, ok := d.str(v, fSex)
-		if !ok {
-			return
-		}
-		if r.sex, ok = penguins.ParseSex(s); !ok {
-			d.fail(d.field(fSex), fmt.Sprintf("unknown sex %q", s), expectation(fSex), allowed(fSex))
+		if s, ok := d.str(v, fSex); ok {
+			var b *badValue
+			if r.sex, b = checkSex(s); b != nil {
+				d.bad(fSex, b)
+			}
 		}
 	case fChinstrap:
 		if !d.dup(&r.hasChin, fChinstrap) {
@@ -325,7 +309,7 @@ func (d *decoder) dup(seen *bool, name string) bool {
 
 func (d *decoder) str(v *fastjson.Value, name string) (string, bool) {
 	if v.Type() != fastjson.TypeString {
-		d.fail(d.field(name), "got "+describe(v), expectation(name), allowed(name))
+		d.bad(name, wrongType(name, describe(v)))
 		return "", false
 	}
 	b, _ := v.StringBytes()
@@ -344,7 +328,7 @@ func (d *decoder) flag(v *fastjson.Value, name string) bool {
 			return x == 1
 		}
 	}
-	d.fail(d.field(name), "got "+describe(v), "true or false (or 1 or 0)", nil)
+	d.bad(name, wrongType(name, describe(v)))
 	return false
 }
 
@@ -358,33 +342,15 @@ func (d *decoder) prefix() string {
 
 func (d *decoder) field(name string) string { return d.prefix() + "/" + name }
 
+// bad records what is wrong with field name of the current record.
+func (d *decoder) bad(name string, b *badValue) {
+	d.rec.bad = true
+	d.inv.add(b.at(d.field(name)))
+}
+
 func (d *decoder) fail(pointer, detail, expected string, allowedValues []string) {
 	d.rec.bad = true
 	d.inv.add(modelapi.FieldError{Pointer: pointer, Detail: detail, Expected: expected, Allowed: allowedValues})
-}
-
-// expectation says what a field must hold.
-func expectation(name string) string {
-	switch name {
-	case fBill:
-		return "a number (millimetres)"
-	case fSpecies:
-		return "one of the species the model was trained on"
-	case fSex:
-		return "the sex of the penguin"
-	default:
-		return "true or false (or 1 or 0)"
-	}
-}
-
-func allowed(name string) []string {
-	switch name {
-	case fSpecies:
-		return penguins.SpeciesNames()
-	case fSex:
-		return penguins.SexNames()
-	}
-	return nil
 }
 
 // describe names a JSON value's type and, for short scalars, its value.

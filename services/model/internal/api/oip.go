@@ -15,7 +15,6 @@ import (
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/modelapi"
-	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
 )
 
@@ -168,9 +167,12 @@ func (s *Server) oipInfer(c echo.Context) error {
 		data := map[string][]float64{outMass: sc.fit, outLower: sc.lower, outUpper: sc.upper}[name]
 		resp.Outputs = append(resp.Outputs, modelapi.OIPTensor{Name: name, Shape: []int{len(inputs)}, Datatype: "FP64", Data: data})
 	}
-	s.logReturned(id, "infer", sv.artifact.Version, &sc)
-	c.Response().Header().Set("X-Model-Version", sv.artifact.Version)
-	return c.JSON(http.StatusOK, resp)
+	s.logReturned(id, "infer", sv.artifact.Version, inputs, &sc)
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	return sv.blob(c, append(out, '\n'))
 }
 
 // oipInputs checks the request tensors and turns them into model inputs.
@@ -243,35 +245,40 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 	inputs := make([]massmodel.Input, n)
 	for r := 0; r < n; r++ {
 		bad := false
-		fail := func(name string, detail, expected string, allowed []string) {
-			bad = true
-			inv.add(modelapi.FieldError{Pointer: fmt.Sprintf("/inputs/%d/data/%d", byName[name], r), Detail: detail, Expected: expected, Allowed: allowed})
+		check := func(name string, b *badValue) {
+			if b != nil {
+				bad = true
+				inv.add(b.at(fmt.Sprintf("/inputs/%d/data/%d", byName[name], r)))
+			}
 		}
-		var x float64
-		num, isNum := cols[fBill][r].(json.Number)
-		if v, err := num.Float64(); !isNum || (err != nil && !math.IsInf(v, 0)) {
-			fail(fBill, "got "+describeJSON(cols[fBill][r]), "a number (millimetres)", nil)
-		} else if why := massmodel.CheckBillLength(v); why != "" {
-			fail(fBill, "got "+num.String(), why, nil)
+		in := massmodel.Input{}
+		if num, ok := cols[fBill][r].(json.Number); !ok {
+			check(fBill, wrongType(fBill, describeJSON(cols[fBill][r])))
+		} else if x, err := num.Float64(); err != nil && !math.IsInf(x, 0) {
+			check(fBill, wrongType(fBill, describeJSON(num)))
+		} else if b := checkBill(x, num); b != nil {
+			check(fBill, b)
 		} else {
-			x = v
+			in.BillLengthMM = x
 		}
-		species, sex := penguins.Species(0), penguins.SexNA
+		var b *badValue
 		if sp, ok := cols[fSpecies][r].(string); !ok {
-			fail(fSpecies, "got "+describeJSON(cols[fSpecies][r]), expectation(fSpecies), allowed(fSpecies))
-		} else if species, ok = penguins.ParseSpecies(sp); !ok {
-			fail(fSpecies, fmt.Sprintf("unknown species %q", sp), expectation(fSpecies), allowed(fSpecies))
+			b = wrongType(fSpecies, describeJSON(cols[fSpecies][r]))
+		} else {
+			in.Species, b = checkSpecies(sp)
 		}
+		check(fSpecies, b)
 		if sx, ok := cols[fSex][r].(string); !ok {
-			fail(fSex, "got "+describeJSON(cols[fSex][r]), expectation(fSex), allowed(fSex))
-		} else if sex, ok = penguins.ParseSex(sx); !ok {
-			fail(fSex, fmt.Sprintf("unknown sex %q", sx), expectation(fSex), allowed(fSex))
+			b = wrongType(fSex, describeJSON(cols[fSex][r]))
+		} else {
+			in.Sex, b = checkSex(sx)
 		}
+		check(fSex, b)
 		if bad {
 			inv.rows++
 			continue
 		}
-		inputs[r] = massmodel.Input{BillLengthMM: x, Species: species, Sex: sex}
+		inputs[r] = in
 	}
 	if inv.total > 0 {
 		return nil, invalid(&inv)
@@ -321,6 +328,8 @@ func describeJSON(v any) string {
 		return "a number (" + x.String() + ")"
 	case bool:
 		return fmt.Sprint(x)
+	case map[string]any:
+		return "an object"
 	}
-	return "a " + fmt.Sprintf("%T", v)
+	return "a value"
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -88,11 +89,13 @@ func TestOIPInfer(t *testing.T) {
 	}
 }
 
+// tensor is the JSON of one request tensor.
+func tensor(name, dt, shape, data string) string {
+	return `{"name": "` + name + `", "datatype": "` + dt + `", "shape": ` + shape + `, "data": ` + data + `}`
+}
+
 func TestOIPInferErrors(t *testing.T) {
 	f := newFixture(t, testLimits)
-	tensor := func(name, dt, shape, data string) string {
-		return `{"name": "` + name + `", "datatype": "` + dt + `", "shape": ` + shape + `, "data": ` + data + `}`
-	}
 	req := func(ts ...string) string { return `{"inputs": [` + strings.Join(ts, ",") + `]}` }
 	bill := tensor("bill_length_mm", "FP64", "[1]", "[45]")
 	species := tensor("species", "BYTES", "[1]", `["Gentoo"]`)
@@ -118,7 +121,7 @@ func TestOIPInferErrors(t *testing.T) {
 		{"string number", req(tensor("bill_length_mm", "FP64", "[1]", `["45"]`), species, sex), 422, `/inputs/0/data/0: got a string ("45"), expected a number`},
 		{"null and number for strings", req(bill, tensor("species", "BYTES", "[1]", `[5]`), tensor("sex", "BYTES", "[1]", `[null]`)), 422,
 			`/inputs/1/data/0: got a number (5), expected one of the species the model was trained on (Adelie, Chinstrap, Gentoo); /inputs/2/data/0: got null`},
-		{"overflow", req(tensor("bill_length_mm", "FP64", "[1]", `[1e400]`), species, sex), 422, "/inputs/0/data/0: got 1e400, expected a finite number"},
+		{"overflow", req(tensor("bill_length_mm", "FP64", "[1]", `[1e400]`), species, sex), 422, "/inputs/0/data/0: got 1e400, which overflows a 64-bit float, expected a finite number"},
 		{"deeper than the shape", req(tensor("bill_length_mm", "FP64", "[1]", `[[[45]]]`), species, sex), 400, "nested no deeper than its shape"},
 		{"output twice", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "outputs": [{"name": "body_mass_g"}, {"name": "body_mass_g"}]}`, 400, "requested twice"},
 		{"unknown output", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "outputs": [{"name": "mass"}]}`, 400, `unknown output "mass"`},
@@ -136,5 +139,43 @@ func TestOIPInferErrors(t *testing.T) {
 				t.Errorf("status %d, error %q; want %d containing %q", resp.StatusCode, e.Error, c.status, c.want)
 			}
 		})
+	}
+}
+
+// TestPredictAndInferAgree sends the same bad values to /predict and to
+// /v2 infer: the two must describe each the same way (only the JSON pointer,
+// which follows each body's shape, differs).
+func TestPredictAndInferAgree(t *testing.T) {
+	f := newFixture(t, testLimits)
+	cases := []struct{ bill, species, sex string }{
+		{`-3`, `"Gentoo"`, `"male"`},
+		{`1e400`, `"Gentoo"`, `"male"`},
+		{`"45"`, `"Gentoo"`, `"male"`},
+		{`null`, `"Gentoo"`, `"male"`},
+		{`45`, `"Emperor"`, `"male"`},
+		{`45`, `5`, `"male"`},
+		{`45`, `"Gentoo"`, `"unknown"`},
+		{`45`, `"Gentoo"`, `true`},
+		{`0`, `""`, `{}`},
+		{`false`, `{"a": 1}`, `0`},
+	}
+	for _, c := range cases {
+		_, pb := f.predict(t, "", `{"bill_length_mm": `+c.bill+`, "species": `+c.species+`, "sex": `+c.sex+`}`)
+		p := decodeJSON[modelapi.Problem](t, pb)
+		if len(p.Errors) == 0 {
+			t.Errorf("%v: /predict found no error: %s", c, pb)
+			continue
+		}
+		body := `{"inputs": [` + tensor("bill_length_mm", "FP64", "[1]", "["+c.bill+"]") + `,` +
+			tensor("species", "BYTES", "[1]", "["+c.species+"]") + `,` + tensor("sex", "BYTES", "[1]", "["+c.sex+"]") + `]}`
+		_, ib := f.do(t, http.MethodPost, "/v2/models/penguin_model/infer", "application/json", body)
+		e := decodeJSON[modelapi.OIPError](t, ib)
+		tensorIndex := map[string]int{"/bill_length_mm": 0, "/species": 1, "/sex": 2}
+		for _, fe := range p.Errors {
+			fe.Pointer = fmt.Sprintf("/inputs/%d/data/0", tensorIndex[fe.Pointer])
+			if !strings.Contains(e.Error, fe.String()) {
+				t.Errorf("%v: /v2 says %q; /predict says %q", c, e.Error, fe.String())
+			}
+		}
 	}
 }

@@ -6,7 +6,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +58,23 @@ type served struct {
 	metadata  []byte // GET /metadata
 	prototype []byte // GET /prototype
 	oipModel  []byte // GET /v2/models/{name}
+
+	versionHeader []string // X-Model-Version, shared by every answer
+}
+
+// jsonContentType is the Content-Type of JSON answers, shared (net/http
+// never modifies a header's value slice).
+var jsonContentType = []string{echo.MIMEApplicationJSON}
+
+// blob answers 200 with a scored JSON body, naming the version that scored
+// it.
+func (sv *served) blob(c echo.Context, body []byte) error {
+	h := c.Response().Header()
+	h["X-Model-Version"] = sv.versionHeader
+	h[echo.HeaderContentType] = jsonContentType
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(body)
+	return err
 }
 
 // New returns a Server with its routes registered. It is not ready until
@@ -96,7 +112,7 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 // SetModel starts serving a verified artifact. loadedFrom says where it came
 // from (for /metadata); pinned says whether configuration chose the version.
 func (s *Server) SetModel(a *massmodel.Artifact, m *massmodel.Model, loadedFrom string, pinned bool) error {
-	sv := &served{artifact: a, model: m}
+	sv := &served{artifact: a, model: m, versionHeader: []string{a.Version}}
 	var err error
 	sv.metadata, err = json.Marshal(modelapi.Metadata{
 		Artifact: *a,
@@ -133,42 +149,6 @@ func (s *Server) ready() *served {
 		return nil
 	}
 	return s.served.Load()
-}
-
-// readBody reads the request body into a pooled buffer, enforcing the
-// configured limit. The caller returns the buffer with putBuffer.
-func (s *Server) readBody(c echo.Context) (*bytes.Buffer, error) {
-	req := c.Request()
-	tooLarge := newProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large",
-		fmt.Sprintf("the request body exceeds the limit of %d bytes (MODEL_MAX_BODY_BYTES); send fewer records per request", s.limits.MaxBodyBytes))
-	if req.ContentLength > s.limits.MaxBodyBytes {
-		return nil, tooLarge
-	}
-	buf := s.buffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), req.Body, s.limits.MaxBodyBytes))
-	if err != nil {
-		s.putBuffer(buf)
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, newProblem(http.StatusBadRequest, "malformed-json", "Unreadable request body", "reading the request body failed: "+err.Error())
-	}
-	return buf, nil
-}
-
-// maxPooledBuffer keeps one huge request from pinning its memory forever.
-const maxPooledBuffer = 4 << 20
-
-func (s *Server) putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		b.Reset()
-		s.buffers.Put(b)
-	}
 }
 
 func jsonEncode(w io.Writer, v any) error {

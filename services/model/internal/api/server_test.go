@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -376,7 +377,7 @@ func TestRequestIDAndLogs(t *testing.T) {
 		t.Errorf("echoed id = %q", got)
 	}
 	for _, msg := range []string{"prediction requested", "prediction returned", "request"} {
-		entries := f.logs.FilterMessage(msg).FilterField(zap.String("request_id", "abc-123")).All()
+		entries := f.logs.FilterMessage(msg).Filter(func(e observer.LoggedEntry) bool { return e.ContextMap()["request_id"] == "abc-123" }).All()
 		if len(entries) != 1 {
 			t.Errorf("%d %q log entries with the request id", len(entries), msg)
 		}
@@ -386,7 +387,9 @@ func TestRequestIDAndLogs(t *testing.T) {
 		t.Errorf("access log = %v", access)
 	}
 	returned := f.logs.FilterMessage("prediction returned").All()[0].ContextMap()
-	if returned["model_version"] != f.art.Version || math.Abs(returned["body_mass_g"].(float64)-rFit) > 1e-6 {
+	if returned["model_version"] != f.art.Version || !reflect.DeepEqual(returned["bill_length_mm"], []any{45.0}) ||
+		!reflect.DeepEqual(returned["species"], []any{"Gentoo"}) || !reflect.DeepEqual(returned["sex"], []any{"male"}) ||
+		math.Abs(returned["body_mass_g"].([]any)[0].(float64)-rFit) > 1e-6 {
 		t.Errorf("prediction returned log = %v", returned)
 	}
 	// A forged or absent id is replaced by a fresh one.
@@ -401,6 +404,59 @@ func TestRequestIDAndLogs(t *testing.T) {
 	rej := f.logs.FilterMessage("request rejected").All()
 	if len(rej) != 1 || !strings.Contains(fmt.Sprint(rej[0].ContextMap()["errors"]), "Emperor") {
 		t.Errorf("rejection log = %v", rej)
+	}
+}
+
+// TestPredictionRecords checks that the log holds every input and output of
+// a batch, in lines of at most recordRowsPerLine records, and that the
+// records agree with the response.
+func TestPredictionRecords(t *testing.T) {
+	f := newFixture(t, testLimits)
+	const n = 2*recordRowsPerLine + 7
+	_, body := f.do(t, http.MethodPost, "/predict?interval=prediction", "application/json", string(batchBody(n)), "X-Request-ID", "batch-1")
+	var resp modelapi.PredictResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var sent []map[string]any
+	if err := json.Unmarshal(batchBody(n), &sent); err != nil {
+		t.Fatal(err)
+	}
+	lines := f.logs.FilterMessage("prediction returned").Filter(func(e observer.LoggedEntry) bool {
+		return e.ContextMap()["request_id"] == "batch-1"
+	}).All()
+	if len(lines) != 3 {
+		t.Fatalf("%d prediction returned lines for %d rows, want 3", len(lines), n)
+	}
+	row := 0
+	for i, l := range lines {
+		m := l.ContextMap()
+		if fmt.Sprint(m["first_row"]) != fmt.Sprint(i*recordRowsPerLine) || fmt.Sprint(m["rows"]) != fmt.Sprint(n) {
+			t.Errorf("line %d: first_row %v rows %v", i, m["first_row"], m["rows"])
+		}
+		bill, species, sex := m["bill_length_mm"].([]any), m["species"].([]any), m["sex"].([]any)
+		mass, lower, upper := m["body_mass_g"].([]any), m["body_mass_g_lower_95"].([]any), m["body_mass_g_upper_95"].([]any)
+		for j := range bill {
+			wantSpecies := "Adelie"
+			if sent[row]["species_Chinstrap"] == true {
+				wantSpecies = "Chinstrap"
+			} else if sent[row]["species_Gentoo"] == true {
+				wantSpecies = "Gentoo"
+			}
+			wantSex := "female"
+			if sent[row]["sex_male"] == true {
+				wantSex = "male"
+			}
+			if bill[j] != sent[row]["bill_length_mm"] || species[j] != wantSpecies || sex[j] != wantSex ||
+				mass[j] != resp.Predict[row] || lower[j] != resp.Interval.Lower[row] || upper[j] != resp.Interval.Upper[row] {
+				t.Errorf("record %d = %v %v %v %v [%v, %v]; sent %v, answered %v [%v, %v]", row, bill[j], species[j], sex[j], mass[j], lower[j], upper[j],
+					sent[row], resp.Predict[row], resp.Interval.Lower[row], resp.Interval.Upper[row])
+			}
+			row++
+		}
+	}
+	if row != n {
+		t.Errorf("%d records logged for %d rows", row, n)
 	}
 }
 

@@ -1,0 +1,533 @@
+// Command model-perf measures the model API against the limit of this
+// machine: net/http reading the request body and answering a constant JSON.
+//
+// Every server runs pinned to one core (-server-cpu) and wrk drives it from
+// another (-load-cpu). Rounds are interleaved (limit, then each model
+// configuration, round after round) so drift in the machine's speed hits
+// every target alike, and each figure is the median over the rounds.
+//
+//	model-perf -bin bin/model-service                       # what `make perf` runs
+//	model-perf -bin bin/model-service -variant 'logs at warn=MODEL_LOG_LEVEL=warn'
+//	model-perf -bin bin/model-service -variant 'prod=@deploy/env/prod/model.env,MODEL_STORE=deploy/models'
+//	model-perf limit -addr 127.0.0.1:18090                  # the limit server alone
+//
+// It prints requests per second, p50 and p99 latency for single records
+// and 10,000-row batches, the ratio of each configuration to the limit, and
+// the cost of each optional feature as the ratio of its configuration to
+// the default one.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "limit" {
+		os.Exit(limitCmd(os.Args[2:]))
+	}
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "model-perf:", err)
+		os.Exit(1)
+	}
+}
+
+// limitCmd serves the limit: read the whole body, answer a constant JSON
+// of the size of a one-record prediction.
+func limitCmd(args []string) int {
+	fs := flag.NewFlagSet("limit", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:18090", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	body := []byte(`{"predict":[5275.6603],"model":"penguin_model","version":"20260101T000000Z-000000000000"}` + "\n")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})
+	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		fmt.Fprintln(os.Stderr, "model-perf limit:", err)
+		return 1
+	}
+	return 0
+}
+
+// variant is one configuration of the model service: a name and the
+// environment it adds to the default one.
+type variant struct {
+	name string
+	env  []string
+}
+
+type variants []variant
+
+func (v *variants) String() string { return fmt.Sprint(*v) }
+
+// Set parses "name=VAR=value,@file,…": variables, and env files (KEY=value
+// lines, # comments) read in order, later ones overriding earlier ones.
+func (v *variants) Set(s string) error {
+	name, spec, ok := strings.Cut(s, "=")
+	if !ok || name == "" || spec == "" {
+		return fmt.Errorf("want name=MODEL_VAR=value[,@envfile,…], got %q", s)
+	}
+	vr := variant{name: name}
+	for _, item := range strings.Split(spec, ",") {
+		kvs := []string{item}
+		if path, ok := strings.CutPrefix(item, "@"); ok {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("variant %q: %w", name, err)
+			}
+			kvs = nil
+			for _, line := range strings.Split(string(b), "\n") {
+				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+					kvs = append(kvs, line)
+				}
+			}
+		}
+		for _, kv := range kvs {
+			if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "MODEL_") {
+				return fmt.Errorf("variant %q: want MODEL_VAR=value, got %q", name, kv)
+			}
+			vr.env = append(vr.env, kv)
+		}
+	}
+	*v = append(*v, vr)
+	return nil
+}
+
+type config struct {
+	bin               string
+	rounds            int
+	duration, warmup  time.Duration
+	conns, batchConns int
+	serverCPU         string
+	loadCPU           string
+	batchRows         int
+	port              int
+	out               string
+	vars              variants
+}
+
+func run(args []string) error {
+	var c config
+	fs := flag.NewFlagSet("model-perf", flag.ContinueOnError)
+	fs.StringVar(&c.bin, "bin", "bin/model-service", "the model-service binary")
+	fs.IntVar(&c.rounds, "rounds", 3, "interleaved rounds; figures are the median")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "length of one measurement")
+	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured load before the first round")
+	fs.IntVar(&c.conns, "conns", 32, "concurrent connections for single records")
+	fs.IntVar(&c.batchConns, "batch-conns", 4, "concurrent connections for batches")
+	fs.StringVar(&c.serverCPU, "server-cpu", "0", "the CPU every server is pinned to (taskset list)")
+	fs.StringVar(&c.loadCPU, "load-cpu", "1", "the CPU the load generator is pinned to")
+	fs.IntVar(&c.batchRows, "batch-rows", 10000, "records per batch request")
+	fs.IntVar(&c.port, "port", 18090, "first loopback port; servers take consecutive ones")
+	fs.StringVar(&c.out, "out", "out/perf", "directory for the servers' logs and the load scripts")
+	fs.Var(&c.vars, "variant", "a model-service configuration to measure besides the default: 'name=MODEL_VAR=value[,MODEL_VAR=value]' (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, tool := range []string{"wrk", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: install it (Debian: apt-get install wrk util-linux)", tool)
+		}
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	targets := []*target{{name: "limit (net/http, constant JSON)", limit: true}}
+	targets = append(targets, &target{name: "model-service default"})
+	for _, v := range c.vars {
+		targets = append(targets, &target{name: "model-service " + v.name, env: v.env})
+	}
+	for i, t := range targets {
+		t.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port+i))
+		var argv []string
+		if t.limit {
+			argv = []string{self, "limit", "-addr", t.addr}
+		} else {
+			argv = []string{c.bin}
+		}
+		if err := t.start(ctx, c, argv); err != nil {
+			return err
+		}
+		defer t.stop()
+	}
+
+	single, err := writeScript(c.out, "single", []byte(`{"bill_length_mm": 45.2, "species": "Gentoo", "sex": "male"}`))
+	if err != nil {
+		return err
+	}
+	batch, err := writeScript(c.out, "batch", batchBody(c.batchRows))
+	if err != nil {
+		return err
+	}
+	loads := []load{
+		{name: "single record", script: single, conns: c.conns, rows: 1},
+		{name: fmt.Sprintf("%d-row batch", c.batchRows), script: batch, conns: c.batchConns, rows: c.batchRows},
+	}
+
+	fmt.Printf("model-perf: servers on CPU %s, wrk on CPU %s, %d interleaved rounds of %s; %s\n",
+		c.serverCPU, c.loadCPU, c.rounds, c.duration, cpuModel())
+	for _, l := range loads {
+		for _, t := range targets {
+			if _, err := wrk(ctx, c, t, l, c.warmup); err != nil {
+				return err
+			}
+		}
+	}
+	res := map[string]map[string][]result{}
+	for r := 1; r <= c.rounds; r++ {
+		for _, l := range loads {
+			for _, t := range targets {
+				m, err := wrk(ctx, c, t, l, c.duration)
+				if err != nil {
+					return err
+				}
+				if res[l.name] == nil {
+					res[l.name] = map[string][]result{}
+				}
+				res[l.name][t.name] = append(res[l.name][t.name], m)
+				fmt.Fprintf(os.Stderr, "round %d %-16s %-40s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n",
+					r, l.name, t.name, m.rps, m.p50.Seconds()*1e3, m.p99.Seconds()*1e3)
+			}
+		}
+	}
+	for _, t := range targets {
+		if !t.limit {
+			if err := t.checkLog(); err != nil {
+				return err
+			}
+		}
+	}
+	report(os.Stdout, targets, loads, res)
+	return nil
+}
+
+// target is one server under measurement.
+type target struct {
+	name  string
+	limit bool
+	env   []string
+	addr  string
+	cmd   *exec.Cmd
+	log   string
+	// logged summarises the log after the run.
+	logged string
+}
+
+func (t *target) start(ctx context.Context, c config, argv []string) error {
+	slug := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(t.name), "-"), "-")
+	t.log = filepath.Join(c.out, slug+".log")
+	f, err := os.Create(t.log)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	t.cmd = exec.CommandContext(ctx, "taskset", append([]string{"-c", c.serverCPU}, argv...)...)
+	// Only the variables the service is meant to see: a MODEL_ variable
+	// from the caller's shell would change what is measured.
+	t.cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH")}, t.env...), "MODEL_ADDR="+t.addr)
+	t.cmd.Stdout, t.cmd.Stderr = f, f
+	if err := t.cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", t.name, err)
+	}
+	path := "/"
+	if !t.limit {
+		path = "/readyz"
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + t.addr + path)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not become ready on %s within 15s (log: %s)", t.name, t.addr, t.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends the server with SIGTERM, so a model service drains and flushes
+// its logs before checkLog reads them.
+func (t *target) stop() {
+	if t.cmd == nil || t.cmd.Process == nil || t.cmd.ProcessState != nil {
+		return
+	}
+	t.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// checkLog reads the predictions served from /metrics, stops the service
+// (SIGTERM: it drains and flushes its log) and counts the prediction
+// records in its log. When the configuration logs predictions, every one
+// must be there: a configuration that dropped log lines would measure as
+// fast for the wrong reason.
+func (t *target) checkLog() error {
+	served, err := predictionsServed(t.addr)
+	if err != nil {
+		return err
+	}
+	t.stop()
+	f, err := os.Open(t.log)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	lines, records := 0, 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		lines++
+		records += countRecords(sc.Bytes())
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", t.log, err)
+	}
+	if records > 0 && records != served {
+		return fmt.Errorf("%s served %d predictions but its log holds %d records (%s)", t.name, served, records, t.log)
+	}
+	t.logged = fmt.Sprintf("%d lines; %d of %d predictions recorded", lines, records, served)
+	return os.Remove(t.log) // gigabytes after a full run; the figures are what matter
+}
+
+// countRecords counts the elements of the body_mass_g column of a
+// "prediction returned" line without decoding the line.
+func countRecords(line []byte) int {
+	if !bytes.Contains(line, []byte(`"msg":"prediction returned"`)) {
+		return 0
+	}
+	_, col, ok := bytes.Cut(line, []byte(`"body_mass_g":[`))
+	if !ok {
+		return 0
+	}
+	col, _, _ = bytes.Cut(col, []byte("]"))
+	if len(bytes.TrimSpace(col)) == 0 {
+		return 0
+	}
+	return bytes.Count(col, []byte(",")) + 1
+}
+
+// predictionsServed sums model_predictions_total over its endpoints.
+func predictionsServed(addr string) (int, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "model_predictions_total{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		total += v
+	}
+	return int(total), nil
+}
+
+type load struct {
+	name   string
+	script string
+	conns  int
+	rows   int
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+// writeScript writes the body and a wrk Lua script that POSTs it.
+func writeScript(dir, name string, body []byte) (string, error) {
+	bodyPath, err := filepath.Abs(filepath.Join(dir, name+".json"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(bodyPath, body, 0o644); err != nil {
+		return "", err
+	}
+	script := filepath.Join(dir, name+".lua")
+	lua := fmt.Sprintf(`local f = assert(io.open(%q, "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+`, bodyPath)
+	return script, os.WriteFile(script, []byte(lua), 0o644)
+}
+
+// batchBody returns n records in the one-hot form, cycling through species,
+// sexes and bill lengths (as the API's benchmarks do).
+func batchBody(n int) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"bill_length_mm":%.1f,"species_Chinstrap":%t,"species_Gentoo":%t,"sex_male":%t}`,
+			35+float64(i%200)/10, i%3 == 1, i%3 == 2, i%2 == 0)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+var (
+	reRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	reErrors  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)|Socket errors: .*`)
+)
+
+// wrk runs one measurement of l against t and parses wrk's report. A
+// non-2xx answer or a socket error fails the run: an error is not a
+// result.
+func wrk(ctx context.Context, c config, t *target, l load, d time.Duration) (result, error) {
+	args := []string{"-c", c.loadCPU, "wrk", "-t1", "-c" + strconv.Itoa(l.conns), "-d" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s",
+		"--latency", "-s", l.script, "http://" + t.addr + "/predict"}
+	out, err := exec.CommandContext(ctx, "taskset", args...).CombinedOutput()
+	if err != nil {
+		return result{}, fmt.Errorf("wrk against %s: %w\n%s", t.name, err, out)
+	}
+	if m := reErrors.Find(out); m != nil {
+		return result{}, fmt.Errorf("wrk against %s (%s): %s\n%s", t.name, l.name, m, out)
+	}
+	var r result
+	m := reRPS.FindSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("no Requests/sec in wrk's output:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, m := range reLatency.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		lat := time.Duration(v * float64(unit))
+		if string(m[1]) == "50" {
+			r.p50 = lat
+		} else {
+			r.p99 = lat
+		}
+	}
+	if r.p50 == 0 || r.p99 == 0 {
+		return r, fmt.Errorf("no latency distribution in wrk's output:\n%s", out)
+	}
+	return r, nil
+}
+
+func median(rs []result) result {
+	pick := func(f func(result) float64) float64 {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = f(r)
+		}
+		slices.Sort(xs)
+		if n := len(xs); n%2 == 0 {
+			return (xs[n/2-1] + xs[n/2]) / 2
+		}
+		return xs[len(xs)/2]
+	}
+	return result{
+		rps: pick(func(r result) float64 { return r.rps }),
+		p50: time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
+		p99: time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
+	}
+}
+
+func report(w io.Writer, targets []*target, loads []load, res map[string]map[string][]result) {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1e3, 'f', 3, 64) }
+	for _, l := range loads {
+		fmt.Fprintf(w, "\n== %s, %d connections (median of %d rounds) ==\n", l.name, l.conns, len(res[l.name][targets[0].name]))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "target\treq/s\trows/s\tp50 ms\tp99 ms\treq/s vs limit\tp99 vs limit\tvs default\t")
+		limit := median(res[l.name][targets[0].name])
+		def := median(res[l.name][targets[1].name])
+		for i, t := range targets {
+			m := median(res[l.name][t.name])
+			vsDefault := ""
+			if i > 1 {
+				vsDefault = strconv.FormatFloat(m.rps/def.rps, 'f', 2, 64)
+			}
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%s\t%.2f\t%.2f\t%s\t\n", t.name, m.rps, m.rps*float64(l.rows),
+				ms(m.p50), ms(m.p99), m.rps/limit.rps, float64(m.p99)/float64(limit.p99), vsDefault)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	for _, t := range targets[1:] {
+		fmt.Fprintf(w, "%s logged %s\n", t.name, t.logged)
+	}
+	one, big := loads[0].name, loads[1].name
+	lim, def := median(res[one][targets[0].name]), median(res[one][targets[1].name])
+	batch := median(res[big][targets[1].name])
+	fmt.Fprintf(w, "\nsingle record, default configuration: %.2f of the limit's req/s (target >= 0.80: %s), p99 %.2fx the limit's (target <= 2: %s)\n",
+		def.rps/lim.rps, verdict(def.rps/lim.rps >= 0.80), float64(def.p99)/float64(lim.p99), verdict(float64(def.p99) <= 2*float64(lim.p99)))
+	fmt.Fprintf(w, "%s, default configuration: %.0f rows/s (target >= 1,500,000: %s)\n",
+		big, batch.rps*float64(loads[1].rows), verdict(batch.rps*float64(loads[1].rows) >= 1.5e6))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+
+	"github.com/palmerops/penguins/pkg/massmodel"
+)
+
+// maxListedWarnings caps the out-of-range warnings listed in one response.
+const maxListedWarnings = 100
+
+// encodePrediction writes the PredictResponse JSON for inputs and their
+// scores into out; array says whether the request was an array (which
+// decides the warnings' JSON pointers).
+func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmodel.Input, sc *scores, array bool, opts predictOptions) {
+	m := sv.model
+	b := out.AvailableBuffer()
+	b = append(b, `{"predict":`...)
+	b = appendFloats(b, sc.fit)
+	b = append(b, `,"model":`...)
+	b = strconv.AppendQuote(b, sv.artifact.Name)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendQuote(b, sv.artifact.Version)
+	if opts.interval {
+		b = append(b, `,"interval":{"level":0.95,"lower":`...)
+		b = appendFloats(b, sc.lower)
+		b = append(b, `,"upper":`...)
+		b = appendFloats(b, sc.upper)
+		b = append(b, '}')
+	}
+	if opts.contributions {
+		b = append(b, `,"contributions":[`...)
+		for i, in := range inputs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			for j, v := range m.Contributions(in) {
+				if j == 0 {
+					b = append(b, '{')
+				} else {
+					b = append(b, ',')
+				}
+				b = strconv.AppendQuote(b, massmodel.Terms[j])
+				b = append(b, ':')
+				b = appendFloat(b, v)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if sc.outOfRange > 0 {
+		lo, hi := m.BillLengthRange()
+		b = append(b, `,"warnings":[`...)
+		listed := 0
+		for i, in := range inputs {
+			if m.InTrainingRange(in) {
+				continue
+			}
+			if listed == maxListedWarnings {
+				break
+			}
+			if listed > 0 {
+				b = append(b, ',')
+			}
+			listed++
+			b = append(b, `{"row":`...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, `,"pointer":`...)
+			ptr := "/" + fBill
+			if array {
+				ptr = "/" + strconv.Itoa(i) + ptr
+			}
+			b = strconv.AppendQuote(b, ptr)
+			b = append(b, `,"message":`...)
+			b = strconv.AppendQuote(b, "bill_length_mm "+strconv.FormatFloat(in.BillLengthMM, 'g', -1, 64)+
+				" is outside the training range ["+strconv.FormatFloat(lo, 'g', -1, 64)+", "+strconv.FormatFloat(hi, 'g', -1, 64)+
+				"]; the prediction is an extrapolation")
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+		if sc.outOfRange > listed {
+			b = append(b, `,"warnings_truncated":true`...)
+		}
+	}
+	b = append(b, "}\n"...)
+	out.Write(b)
+}
+
+// appendFloats appends xs as a JSON array.
+func appendFloats(b []byte, xs []float64) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendFloat(b, x)
+	}
+	return append(b, ']')
+}
+
+// appendFloat formats like encoding/json: shortest round-trip form, with
+// exponents only for very large or small magnitudes. Inputs are validated,
+// so v is always finite.
+func appendFloat(b []byte, v float64) []byte {
+	abs := math.Abs(v)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		return strconv.AppendFloat(b, v, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
