@@ -451,7 +451,9 @@ func TestAttemptTimeout(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	})
-	c, cs := newTestClient(t, f.URL, ClientOptions{Timeout: 20 * time.Millisecond, Retries: 1})
+	// Long enough for each attempt to reach the server on a loaded machine,
+	// far below the handler's 5 s.
+	c, cs := newTestClient(t, f.URL, ClientOptions{Timeout: 250 * time.Millisecond, Retries: 1})
 
 	start := time.Now()
 	_, err := c.Predict(t.Context(), testRecords, PredictOptions{})
@@ -459,7 +461,7 @@ func TestAttemptTimeout(t *testing.T) {
 		t.Errorf("err = %v, want an Unavailable deadline error", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("call took %v; each attempt should stop after 20ms", d)
+		t.Errorf("call took %v; each attempt should stop after 250ms", d)
 	}
 	if n := len(f.received()); n != 2 {
 		t.Errorf("server got %d requests, want 2", n)
