@@ -1,11 +1,13 @@
 package service
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 )
 
@@ -32,6 +34,7 @@ func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (
 	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	// Durations as float milliseconds; fields carrying them end in _ms.
 	enc.EncodeDuration = func(d time.Duration, pe zapcore.PrimitiveArrayEncoder) { pe.AppendFloat64(float64(d) / 1e6) }
+	enc.NewReflectedEncoder = newRawEncoder
 	ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), Size: LogBufferSize, FlushInterval: LogFlushInterval}
 	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, level)}
 	log := zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).
@@ -64,4 +67,38 @@ func (c *flushOnError) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return c.Core.Sync()
 	}
 	return nil
+}
+
+// RawJSON is a log field value that writes its own JSON into the line,
+// for values on the request path too large to go through reflection or
+// zap's per-element encoding (a batch's prediction record). Log it with
+// zap.Reflect. What it appends must be one valid JSON value; it should
+// also implement json.Marshaler, for loggers other than NewLogger's.
+type RawJSON interface {
+	AppendRawJSON(b *buffer.Buffer)
+}
+
+// rawEncoder is the logger's reflected encoder: RawJSON values append
+// themselves, anything else goes through encoding/json as usual.
+type rawEncoder struct {
+	w    io.Writer
+	buf  *buffer.Buffer // w, when it is zap's buffer (it always is)
+	json *json.Encoder
+}
+
+func newRawEncoder(w io.Writer) zapcore.ReflectedEncoder {
+	buf, _ := w.(*buffer.Buffer)
+	return &rawEncoder{w: w, buf: buf}
+}
+
+func (e *rawEncoder) Encode(v any) error {
+	if r, ok := v.(RawJSON); ok && e.buf != nil {
+		r.AppendRawJSON(e.buf)
+		return nil
+	}
+	if e.json == nil {
+		e.json = json.NewEncoder(e.w)
+		e.json.SetEscapeHTML(false) // as zap's default
+	}
+	return e.json.Encode(v)
 }

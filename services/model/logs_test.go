@@ -73,9 +73,14 @@ func TestLogsCompleteAfterStop(t *testing.T) {
 					requested++
 				case "prediction returned":
 					returned++
-					bill, mass := line["bill_length_mm"].([]any), line["body_mass_g"].([]any)
-					if len(bill) != len(mass) || len(line["species"].([]any)) != len(mass) || len(line["sex"].([]any)) != len(mass) {
-						t.Fatalf("columns of unequal length: %s", sc.Text())
+					in, _ := line["inputs"].(map[string]any)
+					out, _ := line["outputs"].(map[string]any)
+					bill, _ := in["bill_length_mm"].([]any)
+					species, _ := in["species"].([]any)
+					sex, _ := in["sex"].([]any)
+					mass, _ := out["body_mass_g"].([]any)
+					if len(mass) == 0 || len(bill) != len(mass) || len(species) != len(mass) || len(sex) != len(mass) {
+						t.Fatalf("columns missing or of unequal length: %s", sc.Text())
 					}
 					logged += len(mass)
 				}

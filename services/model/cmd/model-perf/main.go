@@ -331,7 +331,7 @@ func (t *target) checkLog() error {
 	return os.Remove(t.log) // gigabytes after a full run; the figures are what matter
 }
 
-// countRecords counts the elements of the body_mass_g column of a
+// countRecords counts the elements of the body_mass_g output column of a
 // "prediction returned" line without decoding the line.
 func countRecords(line []byte) int {
 	if !bytes.Contains(line, []byte(`"msg":"prediction returned"`)) {

@@ -17,17 +17,18 @@ const maxListedWarnings = 100
 func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmodel.Input, sc *scores, array bool, opts predictOptions) {
 	m := sv.model
 	b := out.AvailableBuffer()
+	sc.format()
 	b = append(b, `{"predict":`...)
-	b = appendFloats(b, sc.fit)
+	b = sc.fitText.appendArray(b, 0, len(sc.fit))
 	b = append(b, `,"model":`...)
 	b = strconv.AppendQuote(b, sv.artifact.Name)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendQuote(b, sv.artifact.Version)
 	if opts.interval {
 		b = append(b, `,"interval":{"level":0.95,"lower":`...)
-		b = appendFloats(b, sc.lower)
+		b = sc.lowerText.appendArray(b, 0, len(sc.lower))
 		b = append(b, `,"upper":`...)
-		b = appendFloats(b, sc.upper)
+		b = sc.upperText.appendArray(b, 0, len(sc.upper))
 		b = append(b, '}')
 	}
 	if opts.contributions {
@@ -88,15 +89,40 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 	out.Write(b)
 }
 
-// appendFloats appends xs as a JSON array.
-func appendFloats(b []byte, xs []float64) []byte {
-	b = append(b, '[')
+// numbers is a column of numbers as JSON text, formatted once for both the
+// answer and the log's record: "x0,x1,…", and where each number ends.
+type numbers struct {
+	text []byte
+	ends []int
+}
+
+func (n *numbers) format(xs []float64) {
+	n.text, n.ends = n.text[:0], n.ends[:0]
 	for i, x := range xs {
 		if i > 0 {
-			b = append(b, ',')
+			n.text = append(n.text, ',')
 		}
-		b = appendFloat(b, x)
+		n.text = appendFloat(n.text, x)
+		n.ends = append(n.ends, len(n.text))
 	}
+}
+
+// span is the text of numbers from..to-1, commas included.
+func (n *numbers) span(from, to int) []byte {
+	if from >= to {
+		return nil
+	}
+	start := 0
+	if from > 0 {
+		start = n.ends[from-1] + 1
+	}
+	return n.text[start:n.ends[to-1]]
+}
+
+// appendArray appends numbers from..to-1 as a JSON array.
+func (n *numbers) appendArray(b []byte, from, to int) []byte {
+	b = append(b, '[')
+	b = append(b, n.span(from, to)...)
 	return append(b, ']')
 }
 

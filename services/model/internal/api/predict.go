@@ -48,8 +48,8 @@ func parsePredictQuery(c echo.Context) (predictOptions, error) {
 }
 
 // predict serves POST /predict. A request reads in one direction: read
-// the body (read.go), decode and validate it (decode.go), score it and log
-// the record (score.go), encode the answer (encode.go).
+// the body (read.go), decode and validate it (decode.go), score it
+// (score.go), encode the answer (encode.go), log the record (score.go).
 func (s *Server) predict(c echo.Context) error {
 	sv := s.ready()
 	if sv == nil {
@@ -82,10 +82,9 @@ func (s *Server) predict(c echo.Context) error {
 	id := service.RequestID(c)
 	s.logRequested(id, "predict", len(inputs))
 	s.score("predict", sv.model, inputs, opts.interval, &d.scores)
-	s.logReturned(id, "predict", sv.artifact.Version, inputs, &d.scores)
-
 	out := s.buffers.Get().(*bytes.Buffer)
 	defer s.putBuffer(out)
 	s.encodePrediction(out, sv, inputs, &d.scores, d.inArray, opts)
+	s.logReturned(id, "predict", sv.artifact.Version, inputs, &d.scores)
 	return sv.blob(c, out.Bytes())
 }

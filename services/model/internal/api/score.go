@@ -1,23 +1,42 @@
 package api
 
 import (
+	"bytes"
+
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/buffer"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
 )
 
 // scores are one batch's predictions, in slices reused across requests.
 type scores struct {
 	fit, lower, upper []float64 // lower and upper only with intervals
 	outOfRange        int       // inputs outside the training range
+
+	// The predictions as JSON text, once format has run.
+	formatted                     bool
+	fitText, lowerText, upperText numbers
+}
+
+// format turns the predictions into JSON text, once.
+func (sc *scores) format() {
+	if sc.formatted {
+		return
+	}
+	sc.fitText.format(sc.fit)
+	sc.lowerText.format(sc.lower)
+	sc.upperText.format(sc.upper)
+	sc.formatted = true
 }
 
 // score predicts every input (with its 95% interval when asked), counts the
 // inputs outside the training range, and records the prediction metrics
 // for endpoint. Both /predict and the Open Inference Protocol score here.
 func (s *Server) score(endpoint string, m *massmodel.Model, inputs []massmodel.Input, intervals bool, sc *scores) {
-	sc.fit, sc.lower, sc.upper, sc.outOfRange = sc.fit[:0], sc.lower[:0], sc.upper[:0], 0
+	sc.fit, sc.lower, sc.upper, sc.outOfRange, sc.formatted = sc.fit[:0], sc.lower[:0], sc.upper[:0], 0, false
 	for _, in := range inputs {
 		var y float64
 		if intervals {
@@ -51,93 +70,99 @@ func (s *Server) logRequested(id, endpoint string, rows int) {
 const recordRowsPerLine = 100
 
 // logReturned writes the "prediction returned" event: the record of the
-// predictions, with every input and output in columns (as the Open
-// Inference Protocol's tensors), so the logs alone say what was asked and
-// answered. A batch takes one line per recordRowsPerLine records; first_row
-// says where each line starts.
+// predictions, every input and output in columns (as the Open Inference
+// Protocol's tensors), so the logs alone say what was asked and answered.
+// A batch takes one line per recordRowsPerLine records; first_row says
+// where each line starts.
 func (s *Server) logReturned(id, endpoint, version string, inputs []massmodel.Input, sc *scores) {
+	if !s.log.Core().Enabled(zap.InfoLevel) {
+		return
+	}
+	sc.format()
 	for first := 0; first < len(inputs); first += recordRowsPerLine {
-		ce := s.log.Check(zap.InfoLevel, "prediction returned")
-		if ce == nil {
-			return
-		}
 		// One record per line: a core may keep fields and encode them
 		// later (the tests' observer does).
-		ce.Write(zap.Inline(&predictionRecord{id: id, endpoint: endpoint, version: version, inputs: inputs, sc: sc,
-			first: first, last: min(first+recordRowsPerLine, len(inputs))}))
+		r := &predictionRecord{inputs: inputs, sc: sc, first: first, last: min(first+recordRowsPerLine, len(inputs))}
+		s.log.Info("prediction returned", zap.String("request_id", id), zap.String("endpoint", endpoint),
+			zap.String("model_version", version), zap.Int("rows", len(inputs)), zap.Int("first_row", first),
+			zap.Int("out_of_range", sc.outOfRange), zap.Reflect("inputs", recordInputs{r}), zap.Reflect("outputs", recordOutputs{r}))
 	}
 }
 
-// predictionRecord is one "prediction returned" line: rows first..last-1
-// of a request.
+// predictionRecord is rows first..last-1 of a request's record.
 type predictionRecord struct {
-	id, endpoint, version string
-	inputs                []massmodel.Input
-	sc                    *scores
-	first, last           int
+	inputs      []massmodel.Input
+	sc          *scores
+	first, last int
+	scratch     []byte
 }
 
-func (r *predictionRecord) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	enc.AddString("request_id", r.id)
-	enc.AddString("endpoint", r.endpoint)
-	enc.AddString("model_version", r.version)
-	enc.AddInt("rows", len(r.inputs))
-	enc.AddInt("first_row", r.first)
-	enc.AddInt("out_of_range", r.sc.outOfRange)
-	if err := enc.AddArray(fBill, billColumn{r}); err != nil {
-		return err
-	}
-	if err := enc.AddArray(fSpecies, speciesColumn{r}); err != nil {
-		return err
-	}
-	if err := enc.AddArray(fSex, sexColumn{r}); err != nil {
-		return err
-	}
-	if err := enc.AddArray(outMass, floatColumn(r.sc.fit[r.first:r.last])); err != nil {
-		return err
-	}
-	if len(r.sc.lower) > 0 {
-		if err := enc.AddArray(outLower, floatColumn(r.sc.lower[r.first:r.last])); err != nil {
-			return err
-		}
-		return enc.AddArray(outUpper, floatColumn(r.sc.upper[r.first:r.last]))
-	}
-	return nil
-}
-
-// Columns of a record. The input columns hold only the record's pointer,
-// so that passing one as an interface allocates nothing.
+// recordInputs and recordOutputs write the record's columns straight into
+// the log line (service.RawJSON): a batch's record is most of the cost of
+// logging it. Each holds only the record's pointer, so that passing one as
+// an interface allocates nothing.
 type (
-	billColumn    struct{ r *predictionRecord }
-	speciesColumn struct{ r *predictionRecord }
-	sexColumn     struct{ r *predictionRecord }
-	floatColumn   []float64
+	recordInputs  struct{ r *predictionRecord }
+	recordOutputs struct{ r *predictionRecord }
 )
 
-func (c billColumn) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, in := range c.r.inputs[c.r.first:c.r.last] {
-		enc.AppendFloat64(in.BillLengthMM)
+// Species and sexes as JSON strings.
+var (
+	speciesJSON = [...]string{penguins.Adelie: `"Adelie"`, penguins.Chinstrap: `"Chinstrap"`, penguins.Gentoo: `"Gentoo"`}
+	sexJSON     = [...]string{penguins.Female: `"female"`, penguins.Male: `"male"`}
+)
+
+func (c recordInputs) AppendRawJSON(b *buffer.Buffer) {
+	r := c.r
+	rows := r.inputs[r.first:r.last]
+	b.AppendString(`{"` + fBill + `":[`)
+	r.scratch = r.scratch[:0]
+	for i, in := range rows {
+		if i > 0 {
+			r.scratch = append(r.scratch, ',')
+		}
+		r.scratch = appendFloat(r.scratch, in.BillLengthMM)
 	}
-	return nil
+	b.AppendBytes(r.scratch)
+	b.AppendString(`],"` + fSpecies + `":[`)
+	for i, in := range rows {
+		if i > 0 {
+			b.AppendByte(',')
+		}
+		b.AppendString(speciesJSON[in.Species])
+	}
+	b.AppendString(`],"` + fSex + `":[`)
+	for i, in := range rows {
+		if i > 0 {
+			b.AppendByte(',')
+		}
+		b.AppendString(sexJSON[in.Sex])
+	}
+	b.AppendString("]}")
 }
 
-func (c speciesColumn) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, in := range c.r.inputs[c.r.first:c.r.last] {
-		enc.AppendString(in.Species.String())
+func (c recordOutputs) AppendRawJSON(b *buffer.Buffer) {
+	r := c.r
+	b.AppendString(`{"` + outMass + `":[`)
+	b.AppendBytes(r.sc.fitText.span(r.first, r.last))
+	if len(r.sc.lower) > 0 {
+		b.AppendString(`],"` + outLower + `":[`)
+		b.AppendBytes(r.sc.lowerText.span(r.first, r.last))
+		b.AppendString(`],"` + outUpper + `":[`)
+		b.AppendBytes(r.sc.upperText.span(r.first, r.last))
 	}
-	return nil
+	b.AppendString("]}")
 }
 
-func (c sexColumn) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, in := range c.r.inputs[c.r.first:c.r.last] {
-		enc.AppendString(in.Sex.String())
-	}
-	return nil
+// MarshalJSON serves loggers other than the service's (the tests' observer).
+func (c recordInputs) MarshalJSON() ([]byte, error)  { return rawJSON(c), nil }
+func (c recordOutputs) MarshalJSON() ([]byte, error) { return rawJSON(c), nil }
+
+func rawJSON(r service.RawJSON) []byte {
+	b := bufferPool.Get()
+	defer b.Free()
+	r.AppendRawJSON(b)
+	return bytes.Clone(b.Bytes())
 }
 
-func (c floatColumn) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, x := range c {
-		enc.AppendFloat64(x)
-	}
-	return nil
-}
+var bufferPool = buffer.NewPool()

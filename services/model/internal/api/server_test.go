@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -386,11 +387,12 @@ func TestRequestIDAndLogs(t *testing.T) {
 	if access["route"] != "/predict" || access["status"] != int64(200) || access["method"] != "POST" || access["latency_ms"] == nil {
 		t.Errorf("access log = %v", access)
 	}
+	in, out := predictionRecordOf(t, f.logs.FilterMessage("prediction returned").All()[0])
 	returned := f.logs.FilterMessage("prediction returned").All()[0].ContextMap()
-	if returned["model_version"] != f.art.Version || !reflect.DeepEqual(returned["bill_length_mm"], []any{45.0}) ||
-		!reflect.DeepEqual(returned["species"], []any{"Gentoo"}) || !reflect.DeepEqual(returned["sex"], []any{"male"}) ||
-		math.Abs(returned["body_mass_g"].([]any)[0].(float64)-rFit) > 1e-6 {
-		t.Errorf("prediction returned log = %v", returned)
+	if returned["model_version"] != f.art.Version || !reflect.DeepEqual(in.Bill, []float64{45}) ||
+		!reflect.DeepEqual(in.Species, []string{"Gentoo"}) || !reflect.DeepEqual(in.Sex, []string{"male"}) ||
+		len(out.Mass) != 1 || math.Abs(out.Mass[0]-rFit) > 1e-6 || out.Lower != nil {
+		t.Errorf("prediction returned log = %v %+v %+v", returned, in, out)
 	}
 	// A forged or absent id is replaced by a fresh one.
 	for _, id := range []string{"", "bad id with spaces", "quote\"s", strings.Repeat("x", 200)} {
@@ -405,6 +407,40 @@ func TestRequestIDAndLogs(t *testing.T) {
 	if len(rej) != 1 || !strings.Contains(fmt.Sprint(rej[0].ContextMap()["errors"]), "Emperor") {
 		t.Errorf("rejection log = %v", rej)
 	}
+}
+
+type recordIn struct {
+	Bill    []float64 `json:"bill_length_mm"`
+	Species []string  `json:"species"`
+	Sex     []string  `json:"sex"`
+}
+
+type recordOut struct {
+	Mass  []float64 `json:"body_mass_g"`
+	Lower []float64 `json:"body_mass_g_lower_95"`
+	Upper []float64 `json:"body_mass_g_upper_95"`
+}
+
+// predictionRecordOf decodes the inputs and outputs of a "prediction
+// returned" entry, strictly: the columns must be valid JSON with no other
+// keys.
+func predictionRecordOf(t *testing.T, e observer.LoggedEntry) (recordIn, recordOut) {
+	t.Helper()
+	m := e.ContextMap()
+	var in recordIn
+	var out recordOut
+	for key, dst := range map[string]any{"inputs": &in, "outputs": &out} {
+		b, err := json.Marshal(m[key])
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(dst); err != nil {
+			t.Fatalf("%s %s: %v", key, b, err)
+		}
+	}
+	return in, out
 }
 
 // TestPredictionRecords checks that the log holds every input and output of
@@ -434,9 +470,8 @@ func TestPredictionRecords(t *testing.T) {
 		if fmt.Sprint(m["first_row"]) != fmt.Sprint(i*recordRowsPerLine) || fmt.Sprint(m["rows"]) != fmt.Sprint(n) {
 			t.Errorf("line %d: first_row %v rows %v", i, m["first_row"], m["rows"])
 		}
-		bill, species, sex := m["bill_length_mm"].([]any), m["species"].([]any), m["sex"].([]any)
-		mass, lower, upper := m["body_mass_g"].([]any), m["body_mass_g_lower_95"].([]any), m["body_mass_g_upper_95"].([]any)
-		for j := range bill {
+		in, out := predictionRecordOf(t, l)
+		for j := range in.Bill {
 			wantSpecies := "Adelie"
 			if sent[row]["species_Chinstrap"] == true {
 				wantSpecies = "Chinstrap"
@@ -447,12 +482,16 @@ func TestPredictionRecords(t *testing.T) {
 			if sent[row]["sex_male"] == true {
 				wantSex = "male"
 			}
-			if bill[j] != sent[row]["bill_length_mm"] || species[j] != wantSpecies || sex[j] != wantSex ||
-				mass[j] != resp.Predict[row] || lower[j] != resp.Interval.Lower[row] || upper[j] != resp.Interval.Upper[row] {
-				t.Errorf("record %d = %v %v %v %v [%v, %v]; sent %v, answered %v [%v, %v]", row, bill[j], species[j], sex[j], mass[j], lower[j], upper[j],
-					sent[row], resp.Predict[row], resp.Interval.Lower[row], resp.Interval.Upper[row])
+			if in.Bill[j] != sent[row]["bill_length_mm"] || in.Species[j] != wantSpecies || in.Sex[j] != wantSex ||
+				out.Mass[j] != resp.Predict[row] || out.Lower[j] != resp.Interval.Lower[row] || out.Upper[j] != resp.Interval.Upper[row] {
+				t.Errorf("record %d = %v %v %v %v [%v, %v]; sent %v, answered %v [%v, %v]", row, in.Bill[j], in.Species[j], in.Sex[j],
+					out.Mass[j], out.Lower[j], out.Upper[j], sent[row], resp.Predict[row], resp.Interval.Lower[row], resp.Interval.Upper[row])
 			}
 			row++
+		}
+		if len(in.Species) != len(in.Bill) || len(in.Sex) != len(in.Bill) || len(out.Mass) != len(in.Bill) ||
+			len(out.Lower) != len(in.Bill) || len(out.Upper) != len(in.Bill) {
+			t.Errorf("line %d: columns of unequal length: %+v %+v", i, in, out)
 		}
 	}
 	if row != n {
