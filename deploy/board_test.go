@@ -2,12 +2,14 @@ package deploy
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/penguins"
 )
 
 // envFile reads KEY=VALUE lines, skipping comments.
@@ -55,9 +57,15 @@ func TestEnvironments(t *testing.T) {
 	if prod["MODEL_STORE"] != "/board" || prod["MODEL_VERSION"] == "" {
 		t.Fatalf("prod must pin a version from the board: %v", prod)
 	}
-	a, _, err := massmodel.Store{Dir: "models"}.Load(massmodel.Name, prod["MODEL_VERSION"])
+	a, m, err := massmodel.Store{Dir: "models"}.Load(massmodel.Name, prod["MODEL_VERSION"])
 	if err != nil {
 		t.Fatalf("prod's pinned model does not load and verify: %v", err)
+	}
+	// Released before artifacts stored their training rows, it gets its
+	// diagnostics from the data compiled into the service, which is the
+	// data it was trained on.
+	if d, err := massmodel.Diagnose(context.Background(), a, m, penguins.Embedded{}); err != nil || len(d.Rows) != 333 {
+		t.Errorf("prod's pinned model has no diagnostics: %v", err)
 	}
 	if a.Data.TrainingRows != 333 {
 		t.Errorf("pinned model trained on %d rows", a.Data.TrainingRows)

@@ -34,6 +34,11 @@ type Artifact struct {
 	Metrics       Metrics       `json:"metrics"`
 	Build         BuildInfo     `json:"build"`
 	Golden        []Golden      `json:"golden"`
+	// Observations are the rows the model was fitted to, so that the
+	// service can report fitted values and residuals whatever the data
+	// source. Artifacts written before they were stored have none: the
+	// field is then omitted, which keeps their content hash unchanged.
+	Observations []Observation `json:"observations,omitempty"`
 }
 
 // DataInfo identifies the training data.
@@ -108,6 +113,15 @@ type Golden struct {
 	Output float64     `json:"body_mass_g"`
 }
 
+// Observation is one row the model was fitted to: its inputs in the raw
+// form of the API and the observed target.
+type Observation struct {
+	BillLengthMM float64 `json:"bill_length_mm"`
+	Species      string  `json:"species"`
+	Sex          string  `json:"sex"`
+	BodyMassG    float64 `json:"body_mass_g"`
+}
+
 // goldenTolerance is the relative difference allowed when reproducing a
 // golden example: far above rounding error, far below any real change.
 const goldenTolerance = 1e-9
@@ -146,6 +160,10 @@ func NewArtifact(source string, rows []penguins.Penguin, f *Fit, created time.Ti
 			Term: t, Estimate: f.Coefficients[i], StdError: f.StdErrors[i], TValue: f.TValues[i], PValue: f.PValues[i],
 		})
 		a.Covariance = append(a.Covariance, append([]float64(nil), f.Covariance[i][:]...))
+	}
+	a.Observations = observations(CompleteCases(rows))
+	if len(a.Observations) != f.N {
+		return nil, fmt.Errorf("fit has %d rows, the data %d complete cases", f.N, len(a.Observations))
 	}
 	m, err := a.model()
 	if err != nil {
@@ -252,22 +270,33 @@ func (a *Artifact) Verify() (*Model, error) {
 			return nil, fmt.Errorf("artifact golden example %d not reproduced: predicted %g, recorded %g", i, got, g.Output)
 		}
 	}
+	if a.Observations != nil {
+		// The stored rows must be the ones the model was fitted to: as many
+		// as the fit used, and with the same residual error.
+		if _, err := residuals(a, m, a.Observations); err != nil {
+			return nil, fmt.Errorf("artifact observations: %w", err)
+		}
+	}
 	return m, nil
 }
 
 func (g GoldenInput) parse() (Input, error) {
-	sp, ok := penguins.ParseSpecies(g.Species)
+	return parseInput(g.BillLengthMM, g.Species, g.Sex)
+}
+
+func parseInput(bill float64, species, sex string) (Input, error) {
+	sp, ok := penguins.ParseSpecies(species)
 	if !ok {
-		return Input{}, fmt.Errorf("unknown species %q", g.Species)
+		return Input{}, fmt.Errorf("unknown species %q", species)
 	}
-	sex, ok := penguins.ParseSex(g.Sex)
+	sx, ok := penguins.ParseSex(sex)
 	if !ok {
-		return Input{}, fmt.Errorf("unknown sex %q", g.Sex)
+		return Input{}, fmt.Errorf("unknown sex %q", sex)
 	}
-	if why := CheckBillLength(g.BillLengthMM); why != "" {
+	if why := CheckBillLength(bill); why != "" {
 		return Input{}, fmt.Errorf("bill_length_mm: expected %s", why)
 	}
-	return Input{BillLengthMM: g.BillLengthMM, Species: sp, Sex: sex}, nil
+	return Input{BillLengthMM: bill, Species: sp, Sex: sx}, nil
 }
 
 func (a *Artifact) checkShape() error {

@@ -60,7 +60,7 @@ type ClientOptions struct {
 
 // CallStat describes one finished logical call.
 type CallStat struct {
-	Op       string        // "predict", "metadata" or "ready"
+	Op       string        // "predict", "metadata", "diagnostics" or "ready"
 	Status   int           // HTTP status of the last attempt, 0 if none answered
 	Attempts int           // attempts made, retries included
 	Duration time.Duration // the whole call, waits between attempts included
@@ -163,10 +163,25 @@ func (c *Client) Predict(ctx context.Context, records []Record, opts PredictOpti
 	return &out, nil
 }
 
-// Metadata returns the served model's artifact and how it is served.
+// Metadata returns what the served model's artifact records and how it is
+// served.
 func (c *Client) Metadata(ctx context.Context) (*Metadata, error) {
 	var out Metadata
 	err := c.run(ctx, call{op: "metadata", method: http.MethodGet, path: "/metadata", retryStatus: true}, func(b []byte) error {
+		return json.Unmarshal(b, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Diagnostics returns the fitted values and residuals of the rows the
+// served model was fitted to. A model without them is not an error:
+// Available is false and Reason says why.
+func (c *Client) Diagnostics(ctx context.Context) (*Diagnostics, error) {
+	var out Diagnostics
+	err := c.run(ctx, call{op: "diagnostics", method: http.MethodGet, path: "/diagnostics", retryStatus: true}, func(b []byte) error {
 		return json.Unmarshal(b, &out)
 	})
 	if err != nil {

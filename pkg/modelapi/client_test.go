@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/requestid"
 )
 
@@ -212,8 +211,8 @@ func TestPredictCountMismatch(t *testing.T) {
 
 func TestMetadata(t *testing.T) {
 	want := Metadata{
-		Artifact: massmodel.Artifact{Name: "body-mass", Version: "20250101T000000Z-abc"},
-		Serving:  Serving{LoadedFrom: "/models/current.json", Pinned: true, MaxRows: 1000},
+		Name: "body-mass", Version: "20250101T000000Z-abc",
+		Serving: Serving{LoadedFrom: "/models/current.json", Pinned: true, MaxRows: 1000},
 	}
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		writeJSON(w, http.StatusOK, want)
@@ -231,6 +230,32 @@ func TestMetadata(t *testing.T) {
 	r := f.received()[0]
 	if r.method != http.MethodGet || r.path != "/metadata" || r.header.Get("Content-Type") != "" || len(r.body) != 0 {
 		t.Errorf("request = %s %s, Content-Type %q, body %q; want GET /metadata without a body", r.method, r.path, r.header.Get("Content-Type"), r.body)
+	}
+}
+
+func TestDiagnostics(t *testing.T) {
+	want := Diagnostics{Model: "penguin_model", Version: "20250101T000000Z-abc", Available: true, Source: DiagnosticsFromArtifact,
+		Rows: []DiagnosticRow{{BillLengthMM: 39.1, Species: "Adelie", Sex: "male", BodyMassG: 3750, Fitted: 3700.5, Residual: 49.5}}}
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			writeJSON(w, http.StatusServiceUnavailable, Problem{Status: 503, Title: "Model not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, want)
+	})
+	c, cs := newTestClient(t, f.URL, ClientOptions{})
+	got, err := c.Diagnostics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != want.Version || !got.Available || len(got.Rows) != 1 || got.Rows[0] != want.Rows[0] {
+		t.Errorf("Diagnostics = %+v, want %+v", got, want)
+	}
+	checkStat(t, cs, "diagnostics", http.StatusOK, 2, nil)
+	for _, r := range f.received() {
+		if r.method != http.MethodGet || r.path != "/diagnostics" || len(r.body) != 0 {
+			t.Errorf("request = %s %s %q, want GET /diagnostics", r.method, r.path, r.body)
+		}
 	}
 }
 

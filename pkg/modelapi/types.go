@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
-	"github.com/palmerops/penguins/pkg/massmodel"
 )
 
 // Record is one input in the raw form.
@@ -90,11 +89,124 @@ func (fe FieldError) String() string {
 	return s
 }
 
-// Metadata is the body of GET /metadata: the served artifact and how it is
-// being served.
+// Metadata is the body of GET /metadata: the served model version, as its
+// artifact records it, and how it is being served. It is the API's own type:
+// the model service maps its stored artifact onto it, so the storage format
+// can change without changing the API.
 type Metadata struct {
-	massmodel.Artifact
-	Serving Serving `json:"serving"`
+	Name          string        `json:"name"`
+	Version       string        `json:"version"`
+	ContentSHA256 string        `json:"content_sha256"` // of the stored artifact
+	Created       time.Time     `json:"created"`
+	Formula       string        `json:"formula"`
+	Data          DataInfo      `json:"data"`
+	Schema        FeatureSchema `json:"schema"`
+	Coefficients  []Coefficient `json:"coefficients"`
+	Covariance    [][]float64   `json:"covariance"`
+	Metrics       Metrics       `json:"metrics"`
+	Build         TrainerBuild  `json:"build"`
+	Golden        []Golden      `json:"golden"`
+	Serving       Serving       `json:"serving"`
+}
+
+// DataInfo identifies the training data.
+type DataInfo struct {
+	Source       string         `json:"source"`
+	SHA256       string         `json:"sha256"` // digest of all rows read
+	Rows         int            `json:"rows"`
+	TrainingRows int            `json:"training_rows"`
+	Dropped      map[string]int `json:"dropped"` // rows left out, by reason
+}
+
+// FeatureSchema describes the model's inputs and target.
+type FeatureSchema struct {
+	Target  Feature   `json:"target"`
+	Inputs  []Feature `json:"inputs"`
+	Version int       `json:"version"`
+}
+
+// Feature describes one column. Numeric features carry their training range.
+type Feature struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"` // "number" or "category"
+	Unit     string   `json:"unit,omitempty"`
+	Levels   []string `json:"levels,omitempty"`
+	Baseline string   `json:"baseline,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Mean     *float64 `json:"mean,omitempty"`
+}
+
+// Coefficient is one row of the coefficient table.
+type Coefficient struct {
+	Term     string  `json:"term"`
+	Estimate float64 `json:"estimate"`
+	StdError float64 `json:"std_error"`
+	TValue   float64 `json:"t_value"`
+	PValue   float64 `json:"p_value"`
+}
+
+// Metrics are the fit statistics.
+type Metrics struct {
+	R2     float64 `json:"r_squared"`
+	AdjR2  float64 `json:"adj_r_squared"`
+	Sigma  float64 `json:"sigma"`
+	RMSE   float64 `json:"rmse"`
+	N      int     `json:"n"`
+	DF     int     `json:"df_residual"`
+	TCrit  float64 `json:"t_critical_95"`
+	Level  float64 `json:"interval_level"`
+	Method string  `json:"method"`
+}
+
+// TrainerBuild records what trained the model.
+type TrainerBuild struct {
+	Trainer   string            `json:"trainer"`
+	Version   string            `json:"version"`
+	Commit    string            `json:"commit,omitempty"`
+	GoVersion string            `json:"go_version"`
+	Libraries map[string]string `json:"libraries,omitempty"`
+}
+
+// Golden is an input and the prediction the model reproduced before it
+// was served.
+type Golden struct {
+	Input     Record  `json:"input"`
+	BodyMassG float64 `json:"body_mass_g"`
+}
+
+// Diagnostics is the body of GET /diagnostics: the fitted value and
+// residual of every row the served model was fitted to, in training order.
+// When the service cannot know those rows, Available is false, Reason says
+// why and Rows is empty.
+type Diagnostics struct {
+	Model     string `json:"model"`
+	Version   string `json:"version"`
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"`
+	// Source is "artifact" when the rows are stored in the model artifact,
+	// "data" when they were recomputed from data the service has whose
+	// digest is the artifact's training-data digest (DataSource names it).
+	Source     string          `json:"source,omitempty"`
+	DataSource string          `json:"data_source,omitempty"`
+	Rows       []DiagnosticRow `json:"rows"`
+}
+
+// Diagnostics sources.
+const (
+	DiagnosticsFromArtifact = "artifact"
+	DiagnosticsFromData     = "data"
+)
+
+// DiagnosticRow is one training row: its inputs, observed body mass, and the
+// model's fitted value and residual (observed minus fitted).
+type DiagnosticRow struct {
+	BillLengthMM float64 `json:"bill_length_mm"`
+	Species      string  `json:"species"`
+	Sex          string  `json:"sex"`
+	BodyMassG    float64 `json:"body_mass_g"`
+	Fitted       float64 `json:"fitted"`
+	Residual     float64 `json:"residual"`
 }
 
 // Serving describes how the model service is serving its model.

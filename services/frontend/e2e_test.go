@@ -114,6 +114,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The Model page's diagnostic plots, drawn from the model service's
+	// /diagnostics, load as images.
+	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/model"),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll("[data-testid=residuals], [data-testid=predicted-observed]")]`+
+			`.filter(i => i.complete && i.naturalWidth > 0).length === 2`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the Model page's diagnostic plots did not load: %v", err)
+	}
+
 	// A chart opened on its own renders under the same CSP.
 	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/charts/explore-scatter.svg"), shoot("chart-direct")); err != nil {
 		t.Fatal(err)

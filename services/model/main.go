@@ -93,24 +93,19 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 // configured data when there is no store, and hands it to the server.
 func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server) error {
 	start := time.Now()
-	var (
-		a    *massmodel.Artifact
-		m    *massmodel.Model
-		from string
-		err  error
-	)
+	l := api.Loaded{Pinned: cfg.Version != "", Data: cfg.source()}
+	var err error
 	if cfg.Store != "" {
-		a, m, err = massmodel.Store{Dir: cfg.Store}.Load(massmodel.Name, cfg.Version)
-		from = "store:" + cfg.Store
+		l.Artifact, l.Model, err = massmodel.Store{Dir: cfg.Store}.Load(massmodel.Name, cfg.Version)
+		l.From = "store:" + cfg.Store
 	} else {
-		src := cfg.source()
-		a, m, err = massmodel.TrainFrom(ctx, src, time.Now())
-		from = "trained at start-up from " + src.Describe()
+		l.Artifact, l.Model, err = massmodel.TrainFrom(ctx, l.Data, time.Now())
+		l.From = "trained at start-up from " + l.Data.Describe()
 	}
 	if err != nil {
 		return fmt.Errorf("loading model: %w", err)
 	}
-	if err := srv.SetModel(a, m, from, cfg.Version != ""); err != nil {
+	if err := srv.SetModel(ctx, l); err != nil {
 		return err
 	}
 	log.Info("ready", zap.Duration("load_time_ms", time.Since(start)))

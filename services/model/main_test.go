@@ -237,6 +237,16 @@ func TestTrainStorePinAndRefuseCorrupt(t *testing.T) {
 	if md.Version != version || !md.Serving.Pinned || md.Serving.LoadedFrom != "store:"+store {
 		t.Errorf("metadata version %s pinned %v from %q", md.Version, md.Serving.Pinned, md.Serving.LoadedFrom)
 	}
+	resp, err = http.Get(p.url("/diagnostics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diag modelapi.Diagnostics
+	json.NewDecoder(resp.Body).Decode(&diag)
+	resp.Body.Close()
+	if !diag.Available || diag.Source != modelapi.DiagnosticsFromArtifact || diag.Version != version || len(diag.Rows) != 333 {
+		t.Errorf("diagnostics: available %v from %q for %s, %d rows (%s)", diag.Available, diag.Source, diag.Version, len(diag.Rows), diag.Reason)
+	}
 	// healthcheck subcommand against the running instance, and against nothing.
 	hc := exec.Command(binary, "healthcheck")
 	hc.Env = append(cleanEnv(), "MODEL_ADDR="+p.addr)

@@ -29,6 +29,7 @@ import (
 type ModelAPI interface {
 	Predict(ctx context.Context, records []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error)
 	Metadata(ctx context.Context) (*modelapi.Metadata, error)
+	Diagnostics(ctx context.Context) (*modelapi.Diagnostics, error)
 	Ready(ctx context.Context) (*modelapi.Health, error)
 }
 
@@ -46,7 +47,8 @@ type Options struct {
 const overviewBudget = time.Second
 
 // App is the frontend. Data-only content is computed once at start-up;
-// model-dependent charts once per model version.
+// model diagnostics, which come from the model service, are drawn once per
+// model version.
 type App struct {
 	log   *zap.Logger
 	api   ModelAPI
@@ -55,10 +57,8 @@ type App struct {
 	reg   *prometheus.Registry
 	calls *CallLog
 
-	rows       []penguins.Penguin
-	dataSHA256 string            // penguins.Digest(rows), to match a model's training data
-	explore    views.Explore     // without Layout
-	static     map[string][]byte // EDA chart SVGs by file name
+	explore views.Explore     // without Layout
+	static  map[string][]byte // EDA chart SVGs by file name
 
 	mu          sync.Mutex
 	modelCharts map[string]*modelCharts // by model version
@@ -81,7 +81,7 @@ func New(log *zap.Logger, api ModelAPI, calls *CallLog, opts Options) (*App, err
 		opts.ModelBudget = 5 * time.Second
 	}
 	a := &App{
-		log: log, api: api, opts: opts, calls: calls, rows: rows, dataSHA256: penguins.Digest(rows),
+		log: log, api: api, opts: opts, calls: calls,
 		reg:         prometheus.NewRegistry(),
 		modelCharts: map[string]*modelCharts{},
 		curves:      newCurveCache(512),

@@ -22,9 +22,9 @@ func (a *App) Export(ctx context.Context, dir string) ([]string, error) {
 		return nil, fmt.Errorf("export: the Model page needs the model API: %w", err)
 	}
 	links := views.ExportLinks
-	mv, modelFiles, err := a.modelPage(md, links)
+	mv, modelFiles, err := a.modelPage(ctx, md, links)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("export: the model's diagnostics: %w", err)
 	}
 	pages := map[string]templ.Component{
 		"index.html":   views.OverviewView(a.overviewView(md, nil, links)),

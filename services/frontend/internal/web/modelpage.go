@@ -1,11 +1,11 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"slices"
 
-	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/services/frontend/internal/charts"
@@ -18,66 +18,84 @@ const (
 	chartPredObs   = "predicted-observed.svg"
 )
 
-// modelCharts are the diagnostics of one model version, drawn once.
+// modelCharts are the diagnostic charts of one model version, or why the
+// model service has none.
 type modelCharts struct {
-	once  sync.Once
-	files map[string][]byte
-	err   error
+	files  map[string][]byte // nil when unavailable
+	reason string            // the model service's reason, when unavailable
 }
 
-// maxModelVersions bounds the diagnostics kept: one set per version seen.
+// maxModelVersions bounds the charts kept: one set per version seen.
 const maxModelVersions = 8
 
-// errOtherData means the served model was trained on data other than the
-// embedded copy, so the frontend cannot draw its residuals.
-var errOtherData = errors.New("the served model was trained on other data than the frontend's copy")
+// errOtherVersion means the model service serves another version than the
+// one asked for: an old chart link, or a new model loaded between calls.
+var errOtherVersion = errors.New("the model service serves another version")
 
-// chartsFor returns the diagnostics for the version md describes, drawing
-// them on first use: the served coefficients applied to the complete cases
-// of the embedded data, which must be the data the model was trained on
-// (same digest); otherwise errOtherData.
-func (a *App) chartsFor(md *modelapi.Metadata) (map[string][]byte, error) {
-	if md.Data.SHA256 != a.dataSHA256 {
-		return nil, errOtherData
-	}
+// chartsFor returns the diagnostic charts of version, drawn from the model
+// service's /diagnostics: the fitted values and residuals it computed with
+// the model it serves. The frontend never applies the model itself. Charts
+// are drawn once per version and kept (a version names its content, so they
+// cannot change); an answer without diagnostics, or a failed call, is not
+// kept, so the next page asks again.
+func (a *App) chartsFor(ctx context.Context, version string) (*modelCharts, error) {
 	a.mu.Lock()
-	mc, ok := a.modelCharts[md.Version]
-	if !ok {
-		if len(a.modelCharts) >= maxModelVersions {
-			clear(a.modelCharts) // old versions' charts are no longer linked
-		}
-		mc = &modelCharts{}
-		a.modelCharts[md.Version] = mc
-	}
+	mc, ok := a.modelCharts[version]
 	a.mu.Unlock()
-	mc.once.Do(func() { mc.files, mc.err = drawModelCharts(md, a.rows) })
-	return mc.files, mc.err
+	if ok {
+		return mc, nil
+	}
+	d, err := a.api.Diagnostics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.Version != version {
+		return nil, fmt.Errorf("%w: diagnostics of %s, want %s", errOtherVersion, d.Version, version)
+	}
+	if !d.Available {
+		return &modelCharts{reason: d.Reason}, nil
+	}
+	files, err := drawModelCharts(d.Rows)
+	if err != nil {
+		return nil, fmt.Errorf("diagnostics of %s: %w", version, err)
+	}
+	mc = &modelCharts{files: files}
+	a.mu.Lock()
+	if len(a.modelCharts) >= maxModelVersions {
+		clear(a.modelCharts) // old versions' charts are no longer linked
+	}
+	a.modelCharts[version] = mc
+	a.mu.Unlock()
+	return mc, nil
 }
 
-func drawModelCharts(md *modelapi.Metadata, rows []penguins.Penguin) (map[string][]byte, error) {
-	if len(md.Coefficients) != massmodel.P {
-		return nil, fmt.Errorf("model metadata has %d coefficients, want %d", len(md.Coefficients), massmodel.P)
-	}
-	resid := map[penguins.Species]*charts.Series{}
-	predObs := map[penguins.Species]*charts.Series{}
-	for _, sp := range penguins.AllSpecies {
-		resid[sp] = &charts.Series{Name: sp.String()}
-		predObs[sp] = &charts.Series{Name: sp.String()}
-	}
-	for _, p := range massmodel.CompleteCases(rows) {
-		x := massmodel.Design(massmodel.Input{BillLengthMM: p.BillLengthMM.Float64, Species: p.Species, Sex: p.Sex})
-		var fit float64
-		for i, c := range md.Coefficients {
-			fit += c.Estimate * x[i]
+// diagnosticSeries groups the rows by species, in the data set's order of
+// species (any other names after them, as they come), as points of
+// (fitted, residual) and (fitted, observed).
+func diagnosticSeries(rows []modelapi.DiagnosticRow) (resid, predObs []charts.Series) {
+	names := penguins.SpeciesNames()
+	for _, r := range rows {
+		if !slices.Contains(names, r.Species) {
+			names = append(names, r.Species)
 		}
-		obs := p.BodyMassG.Float64
-		resid[p.Species].Points = append(resid[p.Species].Points, charts.Point{X: fit, Y: obs - fit})
-		predObs[p.Species].Points = append(predObs[p.Species].Points, charts.Point{X: fit, Y: obs})
 	}
-	var rs, ps []charts.Series
-	for _, sp := range penguins.AllSpecies {
-		rs, ps = append(rs, *resid[sp]), append(ps, *predObs[sp])
+	for _, name := range names {
+		rs, ps := charts.Series{Name: name}, charts.Series{Name: name}
+		for _, r := range rows {
+			if r.Species == name {
+				rs.Points = append(rs.Points, charts.Point{X: r.Fitted, Y: r.Residual})
+				ps.Points = append(ps.Points, charts.Point{X: r.Fitted, Y: r.BodyMassG})
+			}
+		}
+		if len(rs.Points) > 0 {
+			resid, predObs = append(resid, rs), append(predObs, ps)
+		}
 	}
+	return resid, predObs
+}
+
+func drawModelCharts(rows []modelapi.DiagnosticRow) (map[string][]byte, error) {
+	rs, ps := diagnosticSeries(rows)
 	r, err := charts.Residuals("Residuals against fitted values", rs)
 	if err != nil {
 		return nil, err
@@ -118,16 +136,21 @@ func fmtP(p float64) string {
 	return fmt.Sprintf("%.3g", p)
 }
 
-// modelPage is the Model page for the served metadata, with its diagnostic
-// charts (nil, with a note on the page, when the model was trained on data
-// the frontend does not have).
-func (a *App) modelPage(md *modelapi.Metadata, links views.Links) (views.ModelPage, map[string][]byte, error) {
+// modelPage is the Model page for the served metadata with its diagnostic
+// charts. Without charts the page says why: the model service has no
+// diagnostics for the version (its reason), or fetching them failed (err,
+// for the caller to log; the page is complete all the same).
+func (a *App) modelPage(ctx context.Context, md *modelapi.Metadata, links views.Links) (views.ModelPage, map[string][]byte, error) {
 	v := modelView(md, links)
 	v.Layout = a.layout("Model", "model", links)
-	files, err := a.chartsFor(md)
-	if errors.Is(err, errOtherData) {
-		v.NoDiagnostics = "The served model was trained on " + md.Data.Source + ", not on the data this site embeds, so its residuals cannot be drawn here."
+	mc, err := a.chartsFor(ctx, md.Version)
+	switch {
+	case err != nil:
+		v.NoDiagnostics = "The model service did not send this version's diagnostics just now, so the plots are missing; reload the page to try again."
+		return v, nil, err
+	case mc.files == nil:
+		v.NoDiagnostics = "The model service has no diagnostics for this version: " + mc.reason + "."
 		return v, nil, nil
 	}
-	return v, files, err
+	return v, mc.files, nil
 }

@@ -69,9 +69,9 @@ func (a *App) model(c echo.Context) error {
 		v := views.ModelPage{Layout: a.layout("Model", "model", views.ServedLinks), Unavailable: n}
 		return render(c, status, views.ModelView(v))
 	}
-	v, _, err := a.modelPage(md, views.ServedLinks)
+	v, _, err := a.modelPage(ctx, md, views.ServedLinks)
 	if err != nil {
-		return err
+		a.modelFailure(c, "diagnostics", err) // logs it; the page says the plots are missing
 	}
 	return render(c, http.StatusOK, views.ModelView(v))
 }

@@ -51,19 +51,15 @@ func (a *App) dataChart(c echo.Context) error {
 func (a *App) modelChart(c echo.Context) error {
 	ctx, cancel := a.modelCtx(c)
 	defer cancel()
-	md, err := a.api.Metadata(ctx)
-	if err != nil {
-		status, _ := a.modelFailure(c, "metadata", err)
-		return echo.NewHTTPError(status, "prediction service unavailable")
-	}
-	if md.Version != c.Param("version") {
+	mc, err := a.chartsFor(ctx, c.Param("version"))
+	if errors.Is(err, errOtherVersion) {
 		return echo.ErrNotFound // an old version's link: the page now shows the new one
 	}
-	files, err := a.chartsFor(md)
 	if err != nil {
-		return err
+		status, _ := a.modelFailure(c, "diagnostics", err)
+		return echo.NewHTTPError(status, "prediction service unavailable")
 	}
-	svg, ok := files[c.Param("name")]
+	svg, ok := mc.files[c.Param("name")]
 	if !ok {
 		return echo.ErrNotFound
 	}

@@ -29,10 +29,11 @@ import (
 // fakeAPI is a ModelAPI made of function fields, so each test says what the
 // model service does.
 type fakeAPI struct {
-	predict  func(ctx context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error)
-	metadata func(ctx context.Context) (*modelapi.Metadata, error)
-	ready    func(ctx context.Context) (*modelapi.Health, error)
-	calls    atomic.Int64
+	predict     func(ctx context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error)
+	metadata    func(ctx context.Context) (*modelapi.Metadata, error)
+	diagnostics func(ctx context.Context) (*modelapi.Diagnostics, error)
+	ready       func(ctx context.Context) (*modelapi.Health, error)
+	calls       atomic.Int64
 }
 
 func (f *fakeAPI) Predict(ctx context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
@@ -42,6 +43,10 @@ func (f *fakeAPI) Predict(ctx context.Context, recs []modelapi.Record, opts mode
 func (f *fakeAPI) Metadata(ctx context.Context) (*modelapi.Metadata, error) {
 	f.calls.Add(1)
 	return f.metadata(ctx)
+}
+func (f *fakeAPI) Diagnostics(ctx context.Context) (*modelapi.Diagnostics, error) {
+	f.calls.Add(1)
+	return f.diagnostics(ctx)
 }
 func (f *fakeAPI) Ready(ctx context.Context) (*modelapi.Health, error) {
 	f.calls.Add(1)
@@ -58,6 +63,8 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	md := wireMetadata(t, a)
+	diag := wireDiagnostics(t, a, m)
 	return &fakeAPI{
 		predict: func(_ context.Context, recs []modelapi.Record, opts modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
 			resp := &modelapi.PredictResponse{Model: a.Name, Version: a.Version}
@@ -80,11 +87,43 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 			}
 			return resp, nil
 		},
-		metadata: func(context.Context) (*modelapi.Metadata, error) { return &modelapi.Metadata{Artifact: *a}, nil },
+		metadata:    func(context.Context) (*modelapi.Metadata, error) { return md, nil },
+		diagnostics: func(context.Context) (*modelapi.Diagnostics, error) { return diag, nil },
 		ready: func(context.Context) (*modelapi.Health, error) {
 			return &modelapi.Health{Status: "ready", Version: a.Version}, nil
 		},
 	}, a
+}
+
+// wireMetadata is the /metadata body for a, decoded from the artifact's
+// own JSON as a client would decode the model service's answer.
+func wireMetadata(t testing.TB, a *massmodel.Artifact) *modelapi.Metadata {
+	t.Helper()
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md modelapi.Metadata
+	if err := json.Unmarshal(b, &md); err != nil {
+		t.Fatal(err)
+	}
+	return &md
+}
+
+// wireDiagnostics is the /diagnostics body for a, with m's fitted values.
+func wireDiagnostics(t testing.TB, a *massmodel.Artifact, m *massmodel.Model) *modelapi.Diagnostics {
+	t.Helper()
+	d, err := massmodel.Diagnose(context.Background(), a, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &modelapi.Diagnostics{Model: a.Name, Version: a.Version, Available: true, Source: modelapi.DiagnosticsFromArtifact}
+	for _, r := range d.Rows {
+		out.Rows = append(out.Rows, modelapi.DiagnosticRow{
+			BillLengthMM: r.BillLengthMM, Species: r.Species, Sex: r.Sex, BodyMassG: r.BodyMassG, Fitted: r.Fitted, Residual: r.Residual,
+		})
+	}
+	return out
 }
 
 func downAPI() *fakeAPI {
@@ -92,8 +131,9 @@ func downAPI() *fakeAPI {
 		predict: func(context.Context, []modelapi.Record, modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
 			return nil, errDown
 		},
-		metadata: func(context.Context) (*modelapi.Metadata, error) { return nil, errDown },
-		ready:    func(context.Context) (*modelapi.Health, error) { return nil, errDown },
+		metadata:    func(context.Context) (*modelapi.Metadata, error) { return nil, errDown },
+		diagnostics: func(context.Context) (*modelapi.Diagnostics, error) { return nil, errDown },
+		ready:       func(context.Context) (*modelapi.Health, error) { return nil, errDown },
 	}
 }
 
@@ -200,11 +240,12 @@ func TestModelPageShowsServedCoefficients(t *testing.T) {
 	api, art := upAPI(t)
 	// Serve coefficients that differ from a fresh fit, to prove the page
 	// shows what the API serves rather than a second copy of the model.
-	served := *art
-	served.Coefficients = append([]massmodel.Coefficient(nil), art.Coefficients...)
+	served := wireMetadata(t, art)
 	served.Coefficients[1].Estimate = 31.4159
 	served.Version = "20990101T000000Z-abcdefabcdef"
-	api.metadata = func(context.Context) (*modelapi.Metadata, error) { return &modelapi.Metadata{Artifact: served}, nil }
+	diag, _ := api.diagnostics(context.Background())
+	diag.Version = served.Version
+	api.metadata = func(context.Context) (*modelapi.Metadata, error) { return served, nil }
 	ts := newTestApp(t, api)
 	resp, doc := get(t, ts, "/model")
 	if resp.StatusCode != 200 {
@@ -239,23 +280,117 @@ func TestModelPageShowsServedCoefficients(t *testing.T) {
 	}
 }
 
-// TestModelTrainedOnOtherData: the frontend draws residuals from its own
-// copy of the data, so for a model trained on other data it says so instead
-// of drawing the wrong picture.
-func TestModelTrainedOnOtherData(t *testing.T) {
+// chartText fetches a chart and returns its SVG.
+func chartText(t *testing.T, ts *httptest.Server, src string) (int, string) {
+	t.Helper()
+	r, err := ts.Client().Get(ts.URL + src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return r.StatusCode, string(b)
+}
+
+// TestModelDiagnosticsComeFromTheModelService: the plots show the rows the
+// model service sends, whatever data the model was trained on (here, a
+// database the frontend has never seen), and are drawn once per version.
+func TestModelDiagnosticsComeFromTheModelService(t *testing.T) {
 	api, art := upAPI(t)
-	other := *art
-	other.Data.SHA256 = strings.Repeat("0", 64)
-	other.Data.Source = "file:/data/other.csv"
-	api.metadata = func(context.Context) (*modelapi.Metadata, error) { return &modelapi.Metadata{Artifact: other}, nil }
+	md := wireMetadata(t, art)
+	md.Data.SHA256 = strings.Repeat("0", 64)
+	md.Data.Source = "postgres://db.example:5432/penguins/penguins"
+	api.metadata = func(context.Context) (*modelapi.Metadata, error) { return md, nil }
+	var diagCalls atomic.Int64
+	api.diagnostics = func(context.Context) (*modelapi.Diagnostics, error) {
+		diagCalls.Add(1)
+		return &modelapi.Diagnostics{Model: md.Name, Version: md.Version, Available: true, Source: "artifact", Rows: []modelapi.DiagnosticRow{
+			{BillLengthMM: 39.1, Species: "Adelie", Sex: "male", BodyMassG: 3750, Fitted: 3988.8, Residual: -238.8},
+			{BillLengthMM: 39.5, Species: "Adelie", Sex: "female", BodyMassG: 3800, Fitted: 3454.5, Residual: 345.5},
+			{BillLengthMM: 46.5, Species: "Chinstrap", Sex: "female", BodyMassG: 3500, Fitted: 3382.6, Residual: 117.4},
+			{BillLengthMM: 46.1, Species: "Gentoo", Sex: "female", BodyMassG: 4500, Fitted: 4763.2, Residual: -263.2},
+		}}, nil
+	}
+	ts := newTestApp(t, api)
+	for range 2 {
+		resp, doc := get(t, ts, "/model")
+		if resp.StatusCode != 200 || doc.Find("[data-testid=no-diagnostics]").Length() != 0 {
+			t.Fatalf("status %d, note %q", resp.StatusCode, doc.Find("[data-testid=no-diagnostics]").Text())
+		}
+		for id, want := range map[string]string{
+			"residuals":          "for 4 observations in 3 groups: Adelie (n=2), Chinstrap (n=1), Gentoo (n=1)",
+			"predicted-observed": "for 4 observations in 3 groups",
+		} {
+			status, svg := chartText(t, ts, doc.Find("[data-testid="+id+"]").AttrOr("src", ""))
+			if status != 200 || !strings.Contains(svg, want) {
+				t.Errorf("%s chart: %d, lacks %q", id, status, want)
+			}
+		}
+	}
+	if n := diagCalls.Load(); n != 1 {
+		t.Errorf("%d diagnostics calls for one version, want 1", n)
+	}
+	// A link to another version's charts finds nothing.
+	if status, _ := chartText(t, ts, "/charts/model/20200101T000000Z-000000000000/residuals.svg"); status != 404 {
+		t.Errorf("another version's chart: %d, want 404", status)
+	}
+}
+
+// TestModelDiagnosticsUnavailable: when the model service has no
+// diagnostics, the page shows its reason and the rest of the model.
+func TestModelDiagnosticsUnavailable(t *testing.T) {
+	api, art := upAPI(t)
+	reason := "the artifact predates stored training rows, and it was trained on file:/data/other.csv"
+	api.diagnostics = func(context.Context) (*modelapi.Diagnostics, error) {
+		return &modelapi.Diagnostics{Model: art.Name, Version: art.Version, Reason: reason, Rows: []modelapi.DiagnosticRow{}}, nil
+	}
 	ts := newTestApp(t, api)
 	resp, doc := get(t, ts, "/model")
 	if resp.StatusCode != 200 || doc.Find("[data-testid=residuals]").Length() != 0 ||
-		!strings.Contains(doc.Find("[data-testid=no-diagnostics]").Text(), "file:/data/other.csv") {
+		!strings.Contains(doc.Find("[data-testid=no-diagnostics]").Text(), reason) {
 		t.Errorf("status %d, note %q", resp.StatusCode, doc.Find("[data-testid=no-diagnostics]").Text())
 	}
 	if doc.Find("[data-testid=coef-table] tbody tr").Length() != 5 {
-		t.Error("the coefficients are still shown")
+		t.Error("the coefficients are not shown")
+	}
+	if status, _ := chartText(t, ts, "/charts/model/"+art.Version+"/residuals.svg"); status != 404 {
+		t.Errorf("chart of a version without diagnostics: %d, want 404", status)
+	}
+}
+
+// TestModelDiagnosticsCallFails: a failed diagnostics call leaves the rest
+// of the page intact, says so, and is not remembered.
+func TestModelDiagnosticsCallFails(t *testing.T) {
+	api, _ := upAPI(t)
+	working := api.diagnostics
+	api.diagnostics = func(context.Context) (*modelapi.Diagnostics, error) { return nil, errDown }
+	ts := newTestApp(t, api)
+	resp, doc := get(t, ts, "/model")
+	if resp.StatusCode != 200 || doc.Find("[data-testid=coef-table] tbody tr").Length() != 5 ||
+		!strings.Contains(doc.Find("[data-testid=no-diagnostics]").Text(), "did not send") {
+		t.Errorf("status %d, note %q", resp.StatusCode, doc.Find("[data-testid=no-diagnostics]").Text())
+	}
+	api.diagnostics = working
+	if _, doc := get(t, ts, "/model"); doc.Find("[data-testid=residuals]").Length() != 1 {
+		t.Error("the charts did not come back with the model service")
+	}
+}
+
+func TestDiagnosticSeries(t *testing.T) {
+	rows := []modelapi.DiagnosticRow{
+		{Species: "Gentoo", Fitted: 1, Residual: 2, BodyMassG: 3},
+		{Species: "Emperor", Fitted: 4, Residual: 5, BodyMassG: 9},
+		{Species: "Adelie", Fitted: 6, Residual: 7, BodyMassG: 13},
+		{Species: "Gentoo", Fitted: 8, Residual: -1, BodyMassG: 7},
+	}
+	resid, predObs := diagnosticSeries(rows)
+	var got []string
+	for i, s := range resid {
+		got = append(got, fmt.Sprintf("%s %v %v", s.Name, s.Points, predObs[i].Points))
+	}
+	want := []string{"Adelie [{6 7}] [{6 13}]", "Gentoo [{1 2} {8 -1}] [{1 3} {8 7}]", "Emperor [{4 5}] [{4 9}]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("series %v, want %v", got, want)
 	}
 }
 

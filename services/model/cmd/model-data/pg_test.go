@@ -118,6 +118,17 @@ func TestPostgresEndToEnd(t *testing.T) {
 	if md.Version != a.Version || !strings.HasPrefix(md.Data.Source, "postgres://") || md.Data.SHA256 != penguins.Digest(rows) {
 		t.Errorf("served %s from %q (data %s)", md.Version, md.Data.Source, md.Data.SHA256)
 	}
+	// Its diagnostics come from the artifact, not from any copy of the data.
+	resp, err := http.Get("http://" + addr + "/diagnostics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diag modelapi.Diagnostics
+	err = json.NewDecoder(resp.Body).Decode(&diag)
+	resp.Body.Close()
+	if err != nil || !diag.Available || diag.Source != modelapi.DiagnosticsFromArtifact || diag.Version != a.Version || len(diag.Rows) != 333 {
+		t.Errorf("diagnostics of the model trained from PostgreSQL: available %v from %q, %d rows (%v)", diag.Available, diag.Source, len(diag.Rows), err)
+	}
 }
 
 // cleanEnv is the test's environment without MODEL_ variables.

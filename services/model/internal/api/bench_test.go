@@ -50,7 +50,7 @@ func benchServer(b *testing.B) *Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.SetModel(a, m, "bench", false); err != nil {
+	if err := srv.SetModel(context.Background(), Loaded{Artifact: a, Model: m, From: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	return srv

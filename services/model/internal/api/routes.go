@@ -18,6 +18,7 @@ func (s *Server) routes(metrics http.Handler) {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metadata", s.servedBlob(func(sv *served) []byte { return sv.metadata }, echo.MIMEApplicationJSON))
+	e.GET("/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON))
 	e.GET("/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"))
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
 	e.GET("/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })

@@ -5,6 +5,8 @@ package api
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"github.com/palmerops/penguins/pkg/buildinfo"
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
 )
 
@@ -53,11 +56,12 @@ type Server struct {
 
 // served is everything derived from the loaded model, computed once.
 type served struct {
-	artifact  *massmodel.Artifact
-	model     *massmodel.Model
-	metadata  []byte // GET /metadata
-	prototype []byte // GET /prototype
-	oipModel  []byte // GET /v2/models/{name}
+	artifact    *massmodel.Artifact
+	model       *massmodel.Model
+	metadata    []byte // GET /metadata
+	prototype   []byte // GET /prototype
+	diagnostics []byte // GET /diagnostics
+	oipModel    []byte // GET /v2/models/{name}
 
 	versionHeader []string // X-Model-Version, shared by every answer
 }
@@ -109,18 +113,29 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Echo exposes the router, for tests that list its routes.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
-// SetModel starts serving a verified artifact. loadedFrom says where it came
-// from (for /metadata); pinned says whether configuration chose the version.
-func (s *Server) SetModel(a *massmodel.Artifact, m *massmodel.Model, loadedFrom string, pinned bool) error {
-	sv := &served{artifact: a, model: m, versionHeader: []string{a.Version}}
+// Loaded is a verified model for SetModel, with what the API reports about
+// where it came from.
+type Loaded struct {
+	Artifact *massmodel.Artifact
+	Model    *massmodel.Model // the artifact's verified model
+	From     string           // where the artifact came from (serving.loaded_from)
+	Pinned   bool             // whether configuration chose the version
+	// Data is the training data the service has, or nil. It is read only
+	// for an artifact that predates stored observations, to recompute its
+	// diagnostics when it is the data the artifact was trained on.
+	Data penguins.Source
+}
+
+// SetModel starts serving a verified model. Everything the API says about
+// it (metadata, prototype, diagnostics) is computed here, once.
+func (s *Server) SetModel(ctx context.Context, l Loaded) error {
+	a := l.Artifact
+	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version}}
 	var err error
-	sv.metadata, err = json.Marshal(modelapi.Metadata{
-		Artifact: *a,
-		Serving: modelapi.Serving{
-			LoadedFrom: loadedFrom, LoadedAt: time.Now().UTC(), Pinned: pinned,
-			MaxRows: s.limits.MaxRows, MaxBodyBytes: s.limits.MaxBodyBytes, Service: s.build,
-		},
-	})
+	sv.metadata, err = json.Marshal(metadataOf(a, modelapi.Serving{
+		LoadedFrom: l.From, LoadedAt: time.Now().UTC(), Pinned: l.Pinned,
+		MaxRows: s.limits.MaxRows, MaxBodyBytes: s.limits.MaxBodyBytes, Service: s.build,
+	}))
 	if err != nil {
 		return fmt.Errorf("encoding metadata: %w", err)
 	}
@@ -130,12 +145,21 @@ func (s *Server) SetModel(a *massmodel.Artifact, m *massmodel.Model, loadedFrom 
 	if sv.oipModel, err = json.Marshal(oipModelMetadata(a)); err != nil {
 		return fmt.Errorf("encoding model metadata: %w", err)
 	}
+	d, derr := massmodel.Diagnose(ctx, a, l.Model, l.Data)
+	diag := diagnosticsOf(a, d, derr)
+	if sv.diagnostics, err = json.Marshal(diag); err != nil {
+		return fmt.Errorf("encoding diagnostics: %w", err)
+	}
 	s.metrics.info.Reset()
 	s.metrics.info.WithLabelValues(a.Version, a.ContentSHA256).Set(1)
 	s.served.Store(sv)
 	s.log.Info("model loaded", zap.String("model", a.Name), zap.String("model_version", a.Version),
-		zap.String("loaded_from", loadedFrom), zap.Bool("pinned", pinned),
-		zap.String("data_sha256", a.Data.SHA256), zap.Int("training_rows", a.Data.TrainingRows))
+		zap.String("loaded_from", l.From), zap.Bool("pinned", l.Pinned),
+		zap.String("data_sha256", a.Data.SHA256), zap.Int("training_rows", a.Data.TrainingRows),
+		zap.String("diagnostics", cmp.Or(diag.Source, "unavailable")))
+	if !diag.Available {
+		s.log.Warn("model diagnostics unavailable", zap.String("model_version", a.Version), zap.String("reason", diag.Reason))
+	}
 	return nil
 }
 

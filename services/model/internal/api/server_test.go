@@ -47,7 +47,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.SetModel(a, m, "test", false); err != nil {
+	if err := srv.SetModel(context.Background(), Loaded{Artifact: a, Model: m, From: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
@@ -339,7 +339,7 @@ func TestReadiness(t *testing.T) {
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "loading") {
 		t.Errorf("readyz before load = %d %s", code, body)
 	}
-	for _, p := range []string{"/v2/health/ready", "/v2/models/penguin_model/ready", "/metadata", "/prototype"} {
+	for _, p := range []string{"/v2/health/ready", "/v2/models/penguin_model/ready", "/metadata", "/prototype", "/diagnostics"} {
 		if code, _ := get(p); code != 503 {
 			t.Errorf("%s before load = %d, want 503", p, code)
 		}
@@ -356,7 +356,7 @@ func TestReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.SetModel(a, m, "test", false); err != nil {
+	if err := srv.SetModel(context.Background(), Loaded{Artifact: a, Model: m, From: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, a.Version) {
@@ -514,9 +514,28 @@ func TestInfoRoutes(t *testing.T) {
 		md.Serving.LoadedFrom != "test" || md.Serving.MaxRows != testLimits.MaxRows || md.Serving.Service.Version != "test" {
 		t.Errorf("/metadata = %d %+v", resp.StatusCode, md)
 	}
-	// The metadata is a verifiable artifact in its own right.
-	if _, err := md.Artifact.Verify(); err != nil {
-		t.Errorf("artifact in /metadata does not verify: %v", err)
+	// /metadata and /diagnostics together carry the whole artifact: the
+	// metadata read as an artifact, with the diagnostics' rows as its
+	// observations, passes the artifact's own content hash and checks.
+	var art massmodel.Artifact
+	if err := json.Unmarshal(b, &art); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = f.do(t, http.MethodGet, "/diagnostics", "", "")
+	diag := decodeJSON[modelapi.Diagnostics](t, b)
+	if resp.StatusCode != 200 || !diag.Available || diag.Source != "artifact" || diag.Version != f.art.Version || len(diag.Rows) != 333 {
+		t.Fatalf("/diagnostics = %d, available %v from %q, %d rows", resp.StatusCode, diag.Available, diag.Source, len(diag.Rows))
+	}
+	for i, r := range diag.Rows {
+		art.Observations = append(art.Observations, massmodel.Observation{BillLengthMM: r.BillLengthMM, Species: r.Species, Sex: r.Sex, BodyMassG: r.BodyMassG})
+		sp, _ := penguins.ParseSpecies(r.Species)
+		sex, _ := penguins.ParseSex(r.Sex)
+		if want := f.model.Predict(massmodel.Input{BillLengthMM: r.BillLengthMM, Species: sp, Sex: sex}); r.Fitted != want || r.Residual != r.BodyMassG-want {
+			t.Fatalf("row %d: %+v, want fitted %v as /predict computes it", i, r, want)
+		}
+	}
+	if _, err := art.Verify(); err != nil {
+		t.Errorf("/metadata with /diagnostics' rows does not verify as the artifact: %v", err)
 	}
 	resp, b = f.do(t, http.MethodGet, "/prototype", "", "")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/schema+json" ||
