@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -55,5 +56,21 @@ func TestLoggerFlushesErrorsAndOnStop(t *testing.T) {
 	}
 	if strings.Contains(got, `"caller"`) {
 		t.Errorf("lines carry a caller annotation: %q", got)
+	}
+}
+
+// BenchmarkLogLine is the cost of one access-log line through NewLogger's
+// logger (buffered, to io.Discard): the unit of what logging adds to a
+// request.
+func BenchmarkLogLine(b *testing.B) {
+	log, flush := NewLogger(io.Discard, "model-service", "bench", "v1", zapcore.InfoLevel)
+	defer flush()
+	b.ReportAllocs()
+	for b.Loop() {
+		log.Info("request",
+			zap.String("request_id", "0123456789abcdef0123456789abcdef"), zap.String("method", "POST"),
+			zap.String("route", "/predict"), zap.String("uri", "/predict"), zap.Int("status", 200),
+			zap.Duration("latency_ms", 12345), zap.Int64("bytes_in", 60), zap.Int64("bytes_out", 120),
+			zap.String("remote", "127.0.0.1"))
 	}
 }

@@ -37,6 +37,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/palmerops/penguins/pkg/service"
 )
 
 func main() {
@@ -49,8 +51,8 @@ func main() {
 	}
 }
 
-// limitCmd serves the limit: read the whole body, answer a constant JSON
-// of the size of a one-record prediction.
+// limitCmd serves the limit: net/http reading the whole body and answering
+// a constant JSON the size of a one-record prediction.
 func limitCmd(args []string) int {
 	fs := flag.NewFlagSet("limit", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:18090", "listen address")
@@ -66,7 +68,11 @@ func limitCmd(args []string) int {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	})
-	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// The same http.Server as the model service's (its default timeouts,
+	// header limit): the limit differs from the service only in the
+	// handler.
+	srv := service.NewServer(h, service.Timeouts{ReadHeader: 5 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second})
+	srv.Addr = *addr
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "model-perf limit:", err)
 		return 1

@@ -83,6 +83,35 @@ func BenchmarkPredictHandler(b *testing.B) {
 	}
 }
 
+// BenchmarkLimitHandler is the in-process limit the handler is compared
+// with: a net/http handler that reads the body and answers a constant JSON,
+// through the same harness (request, recorder) as BenchmarkPredictHandler.
+// The difference between the two is the API's own cost per request.
+func BenchmarkLimitHandler(b *testing.B) {
+	answer := []byte(`{"predict":[5275.6603],"model":"penguin_model","version":"20260101T000000Z-000000000000"}` + "\n")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	})
+	body := batchBody(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.RequestURI = "/predict"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
 // BenchmarkBaselineStdlib10k is the baseline the handler is compared with
 // in the same run: the same 10,000 records through encoding/json (decode
 // into structs, predict, encode), with no HTTP, validation or logging.

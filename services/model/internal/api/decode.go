@@ -54,6 +54,8 @@ type decoder struct {
 	inv    invalidInput
 	inputs []massmodel.Input // reused across requests
 	scores scores            // reused across requests
+	bills  numbers           // the inputs' bill lengths as sent, for the log's record
+	num    []byte            // scratch for number
 
 	// State of the record being decoded, read by visit.
 	row     int  // index of the record in the array
@@ -87,13 +89,19 @@ func (d *decoder) decode(body []byte, maxRows int, dst []massmodel.Input) ([]mas
 	if msg := prescan(body); msg != "" {
 		return dst, &syntaxError{msg: msg}
 	}
-	if err := fastjson.ValidateBytes(body); err != nil {
-		return dst, &syntaxError{msg: "malformed JSON: " + strings.TrimPrefix(err.Error(), "cannot parse JSON: ")}
-	}
+	// The parser checks the structure; it is lenient about numbers and
+	// escapes, which it does not read. The decoder checks every number it
+	// reads, and accepts only known keys and names, so an accepted body is
+	// valid JSON; a body with an error is validated in full (malformed()),
+	// so a malformed one is called that. One strict pass instead of two.
 	v, err := d.p.ParseBytes(body)
 	if err != nil {
+		if se := malformed(body); se != nil {
+			return dst, se
+		}
 		return dst, &syntaxError{msg: "malformed JSON: " + err.Error()}
 	}
+	d.bills.reset()
 	switch v.Type() {
 	case fastjson.TypeObject:
 		d.inArray = false
@@ -125,10 +133,71 @@ func (d *decoder) decode(body []byte, maxRows int, dst []massmodel.Input) ([]mas
 		d.inv.add(modelapi.FieldError{Pointer: "", Detail: "got " + describe(v), Expected: "a record object or an array of record objects"})
 	}
 	if d.inv.total > 0 {
+		if se := malformed(body); se != nil {
+			return dst, se
+		}
 		inv := d.inv
 		return dst, &inv
 	}
 	return dst, nil
+}
+
+// malformed validates body in full, returning nil when it is valid JSON.
+func malformed(body []byte) *syntaxError {
+	if err := fastjson.ValidateBytes(body); err != nil {
+		return &syntaxError{msg: "malformed JSON: " + strings.TrimPrefix(err.Error(), "cannot parse JSON: ")}
+	}
+	return nil
+}
+
+// number reads a JSON number strictly, returning its text as sent (kept
+// in d.num until the next call). The parser hands over any run of digits,
+// signs, dots and exponents; JSON allows fewer.
+func (d *decoder) number(v *fastjson.Value) (x float64, text []byte, ok bool) {
+	d.num = v.MarshalTo(d.num[:0])
+	if !validNumber(d.num) {
+		return 0, d.num, false
+	}
+	x, err := v.Float64()
+	return x, d.num, err == nil || math.IsInf(x, 0)
+}
+
+// validNumber reports whether b is a number as JSON (RFC 8259) writes one:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // maxNesting bounds how deep arrays and objects may nest. A record is one
@@ -251,8 +320,8 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			d.bad(fBill, wrongType(fBill, describe(v)))
 			return
 		}
-		x, err := v.Float64()
-		if err != nil && !math.IsInf(x, 0) {
+		x, text, ok := d.number(v)
+		if !ok {
 			d.bad(fBill, wrongType(fBill, describe(v)))
 			return
 		}
@@ -261,6 +330,7 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			return
 		}
 		r.bill = x
+		d.bills.appendText(text)
 	case fSpecies:
 		if d.dup(&r.hasSpecies, fSpecies) {
 			return
@@ -324,7 +394,7 @@ func (d *decoder) flag(v *fastjson.Value, name string) bool {
 	case fastjson.TypeFalse:
 		return false
 	case fastjson.TypeNumber:
-		if x, err := v.Float64(); err == nil && (x == 0 || x == 1) {
+		if x, _, ok := d.number(v); ok && (x == 0 || x == 1) {
 			return x == 1
 		}
 	}

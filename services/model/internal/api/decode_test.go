@@ -73,3 +73,26 @@ func TestDecoderReuse(t *testing.T) {
 		t.Fatalf("after an error: %v, %v", in, err)
 	}
 }
+
+// TestLenientNumbersAreMalformed: the parser hands over any run of number
+// characters; the decoder must still call a body with a number JSON does
+// not allow malformed, wherever the number is.
+func TestLenientNumbersAreMalformed(t *testing.T) {
+	for _, n := range []string{"+45", "045", ".5", "45.", "4-5", "1e", "1e+", "-", "--1", "1.2.3", "inf", "-nan"} {
+		for _, body := range []string{
+			`{"bill_length_mm": ` + n + `, "species": "Gentoo", "sex": "male"}`,
+			`[{"bill_length_mm": 45, "species_Chinstrap": ` + n + `, "species_Gentoo": false, "sex_male": true}]`,
+		} {
+			_, err := newDecoder().decode([]byte(body), 10, nil)
+			var se *syntaxError
+			if !errors.As(err, &se) {
+				t.Errorf("%s: err = %v, want malformed JSON", body, err)
+			}
+		}
+	}
+	for _, n := range []string{"45", "-0", "0", "45.25", "4.5e1", "450E-1", "4.5e+1"} {
+		if !validNumber([]byte(n)) {
+			t.Errorf("validNumber(%q) = false", n)
+		}
+	}
+}

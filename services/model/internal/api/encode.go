@@ -96,15 +96,30 @@ type numbers struct {
 	ends []int
 }
 
+func (n *numbers) reset() { n.text, n.ends = n.text[:0], n.ends[:0] }
+
 func (n *numbers) format(xs []float64) {
-	n.text, n.ends = n.text[:0], n.ends[:0]
-	for i, x := range xs {
-		if i > 0 {
-			n.text = append(n.text, ',')
-		}
-		n.text = appendFloat(n.text, x)
-		n.ends = append(n.ends, len(n.text))
+	n.reset()
+	for _, x := range xs {
+		n.appendFloat(x)
 	}
+}
+
+func (n *numbers) appendFloat(x float64) {
+	if len(n.ends) > 0 {
+		n.text = append(n.text, ',')
+	}
+	n.text = appendFloat(n.text, x)
+	n.ends = append(n.ends, len(n.text))
+}
+
+// appendText appends a number already written as JSON.
+func (n *numbers) appendText(text []byte) {
+	if len(n.ends) > 0 {
+		n.text = append(n.text, ',')
+	}
+	n.text = append(n.text, text...)
+	n.ends = append(n.ends, len(n.text))
 }
 
 // span is the text of numbers from..to-1, commas included.

@@ -167,7 +167,7 @@ func (s *Server) oipInfer(c echo.Context) error {
 		data := map[string][]float64{outMass: sc.fit, outLower: sc.lower, outUpper: sc.upper}[name]
 		resp.Outputs = append(resp.Outputs, modelapi.OIPTensor{Name: name, Shape: []int{len(inputs)}, Datatype: "FP64", Data: data})
 	}
-	s.logReturned(id, "infer", sv.artifact.Version, inputs, &sc)
+	s.logReturned(id, "infer", sv.artifact.Version, inputs, nil, &sc)
 	out, err := json.Marshal(resp)
 	if err != nil {
 		return err

@@ -85,6 +85,6 @@ func (s *Server) predict(c echo.Context) error {
 	out := s.buffers.Get().(*bytes.Buffer)
 	defer s.putBuffer(out)
 	s.encodePrediction(out, sv, inputs, &d.scores, d.inArray, opts)
-	s.logReturned(id, "predict", sv.artifact.Version, inputs, &d.scores)
+	s.logReturned(id, "predict", sv.artifact.Version, inputs, &d.bills, &d.scores)
 	return sv.blob(c, out.Bytes())
 }

@@ -74,15 +74,24 @@ const recordRowsPerLine = 100
 // Protocol's tensors), so the logs alone say what was asked and answered.
 // A batch takes one line per recordRowsPerLine records; first_row says
 // where each line starts.
-func (s *Server) logReturned(id, endpoint, version string, inputs []massmodel.Input, sc *scores) {
+//
+// bills holds the bill lengths as the request wrote them, or is nil to
+// format them from inputs.
+func (s *Server) logReturned(id, endpoint, version string, inputs []massmodel.Input, bills *numbers, sc *scores) {
 	if !s.log.Core().Enabled(zap.InfoLevel) {
 		return
 	}
 	sc.format()
+	if bills == nil {
+		bills = new(numbers)
+		for _, in := range inputs {
+			bills.appendFloat(in.BillLengthMM)
+		}
+	}
 	for first := 0; first < len(inputs); first += recordRowsPerLine {
 		// One record per line: a core may keep fields and encode them
 		// later (the tests' observer does).
-		r := &predictionRecord{inputs: inputs, sc: sc, first: first, last: min(first+recordRowsPerLine, len(inputs))}
+		r := &predictionRecord{inputs: inputs, bills: bills, sc: sc, first: first, last: min(first+recordRowsPerLine, len(inputs))}
 		s.log.Info("prediction returned", zap.String("request_id", id), zap.String("endpoint", endpoint),
 			zap.String("model_version", version), zap.Int("rows", len(inputs)), zap.Int("first_row", first),
 			zap.Int("out_of_range", sc.outOfRange), zap.Reflect("inputs", recordInputs{r}), zap.Reflect("outputs", recordOutputs{r}))
@@ -92,9 +101,9 @@ func (s *Server) logReturned(id, endpoint, version string, inputs []massmodel.In
 // predictionRecord is rows first..last-1 of a request's record.
 type predictionRecord struct {
 	inputs      []massmodel.Input
+	bills       *numbers
 	sc          *scores
 	first, last int
-	scratch     []byte
 }
 
 // recordInputs and recordOutputs write the record's columns straight into
@@ -116,14 +125,7 @@ func (c recordInputs) AppendRawJSON(b *buffer.Buffer) {
 	r := c.r
 	rows := r.inputs[r.first:r.last]
 	b.AppendString(`{"` + fBill + `":[`)
-	r.scratch = r.scratch[:0]
-	for i, in := range rows {
-		if i > 0 {
-			r.scratch = append(r.scratch, ',')
-		}
-		r.scratch = appendFloat(r.scratch, in.BillLengthMM)
-	}
-	b.AppendBytes(r.scratch)
+	b.AppendBytes(r.bills.span(r.first, r.last))
 	b.AppendString(`],"` + fSpecies + `":[`)
 	for i, in := range rows {
 		if i > 0 {
