@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/perfdata"
 )
 
 func main() {
@@ -189,11 +190,11 @@ func run(args []string) error {
 		defer t.stop()
 	}
 
-	single, err := writeScript(c.out, "single", []byte(`{"bill_length_mm": 45.2, "species": "Gentoo", "sex": "male"}`))
+	single, err := writeScript(c.out, "single", []byte(perfdata.Single))
 	if err != nil {
 		return err
 	}
-	batch, err := writeScript(c.out, "batch", batchBody(c.batchRows))
+	batch, err := writeScript(c.out, "batch", perfdata.Batch(c.batchRows))
 	if err != nil {
 		return err
 	}
@@ -408,22 +409,6 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 `, bodyPath)
 	return script, os.WriteFile(script, []byte(lua), 0o644)
-}
-
-// batchBody returns n records in the one-hot form, cycling through species,
-// sexes and bill lengths (as the API's benchmarks do).
-func batchBody(n int) []byte {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"bill_length_mm":%.1f,"species_Chinstrap":%t,"species_Gentoo":%t,"sex_male":%t}`,
-			35+float64(i%200)/10, i%3 == 1, i%3 == 2, i%2 == 0)
-	}
-	b.WriteByte(']')
-	return []byte(b.String())
 }
 
 var (
