@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/palmerops/penguins/pkg/requestid"
 )
@@ -118,17 +119,10 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 				lvl = zap.ErrorLevel
 			}
 			if ce := log.Check(lvl, "request"); ce != nil {
-				ce.Write(
-					zap.String("request_id", id),
-					zap.String("method", req.Method),
-					zap.String("route", route),
-					zap.String("uri", req.RequestURI),
-					zap.Int("status", status),
-					zap.Duration("latency_ms", elapsed),
-					zap.Int64("bytes_in", req.ContentLength),
-					zap.Int64("bytes_out", c.Response().Size),
-					zap.String("remote", c.RealIP()),
-				)
+				ce.Write(zap.Inline(&accessEntry{
+					id: id, method: req.Method, route: route, uri: req.RequestURI, status: status, latency: elapsed,
+					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(),
+				}))
 			}
 			return nil
 		}
@@ -144,4 +138,26 @@ func call(log *zap.Logger, next echo.HandlerFunc, c echo.Context, id string) (er
 		}
 	}()
 	return next(c)
+}
+
+// accessEntry is the access line's fields, as one object: one small
+// allocation per request instead of a slice of nine fields.
+type accessEntry struct {
+	id, method, route, uri, remote string
+	status                         int
+	latency                        time.Duration
+	bytesIn, bytesOut              int64
+}
+
+func (a *accessEntry) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("request_id", a.id)
+	enc.AddString("method", a.method)
+	enc.AddString("route", a.route)
+	enc.AddString("uri", a.uri)
+	enc.AddInt("status", a.status)
+	enc.AddDuration("latency_ms", a.latency)
+	enc.AddInt64("bytes_in", a.bytesIn)
+	enc.AddInt64("bytes_out", a.bytesOut)
+	enc.AddString("remote", a.remote)
+	return nil
 }

@@ -54,7 +54,7 @@ type decoder struct {
 	inv    invalidInput
 	inputs []massmodel.Input // reused across requests
 	scores scores            // reused across requests
-	bills  numbers           // the inputs' bill lengths as sent, for the log's record
+	log    predictionLog     // reused across requests
 	num    []byte            // scratch for number
 
 	// State of the record being decoded, read by visit.
@@ -101,7 +101,7 @@ func (d *decoder) decode(body []byte, maxRows int, dst []massmodel.Input) ([]mas
 		}
 		return dst, &syntaxError{msg: "malformed JSON: " + err.Error()}
 	}
-	d.bills.reset()
+	d.log.bills.reset()
 	switch v.Type() {
 	case fastjson.TypeObject:
 		d.inArray = false
@@ -330,7 +330,7 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			return
 		}
 		r.bill = x
-		d.bills.appendText(text)
+		d.log.bills.appendText(text)
 	case fSpecies:
 		if d.dup(&r.hasSpecies, fSpecies) {
 			return

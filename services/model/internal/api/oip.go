@@ -156,7 +156,8 @@ func (s *Server) oipInfer(c echo.Context) error {
 	}
 
 	id := service.RequestID(c)
-	s.logRequested(id, "infer", len(inputs))
+	pl := new(predictionLog)
+	s.logRequested(pl, id, "infer", len(inputs))
 	var sc scores // the response keeps its slices: no reuse here
 	s.score("infer", sv.model, inputs, true, &sc)
 	resp := modelapi.OIPInferResponse{ModelName: sv.artifact.Name, ModelVersion: sv.artifact.Version, ID: req.ID}
@@ -167,7 +168,7 @@ func (s *Server) oipInfer(c echo.Context) error {
 		data := map[string][]float64{outMass: sc.fit, outLower: sc.lower, outUpper: sc.upper}[name]
 		resp.Outputs = append(resp.Outputs, modelapi.OIPTensor{Name: name, Shape: []int{len(inputs)}, Datatype: "FP64", Data: data})
 	}
-	s.logReturned(id, "infer", sv.artifact.Version, inputs, nil, &sc)
+	s.logReturned(pl, id, "infer", sv.artifact.Version, inputs, &sc)
 	out, err := json.Marshal(resp)
 	if err != nil {
 		return err

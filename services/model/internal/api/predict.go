@@ -80,11 +80,11 @@ func (s *Server) predict(c echo.Context) error {
 	}
 
 	id := service.RequestID(c)
-	s.logRequested(id, "predict", len(inputs))
+	s.logRequested(&d.log, id, "predict", len(inputs))
 	s.score("predict", sv.model, inputs, opts.interval, &d.scores)
 	out := s.buffers.Get().(*bytes.Buffer)
 	defer s.putBuffer(out)
 	s.encodePrediction(out, sv, inputs, &d.scores, d.inArray, opts)
-	s.logReturned(id, "predict", sv.artifact.Version, inputs, &d.bills, &d.scores)
+	s.logReturned(&d.log, id, "predict", sv.artifact.Version, inputs, &d.scores)
 	return sv.blob(c, out.Bytes())
 }

@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/buffer"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/penguins"
@@ -59,10 +60,23 @@ func (s *Server) score(endpoint string, m *massmodel.Model, inputs []massmodel.I
 }
 
 // logRequested writes the "prediction requested" event.
-func (s *Server) logRequested(id, endpoint string, rows int) {
+func (s *Server) logRequested(pl *predictionLog, id, endpoint string, rows int) {
 	if ce := s.log.Check(zap.InfoLevel, "prediction requested"); ce != nil {
-		ce.Write(zap.String("request_id", id), zap.String("endpoint", endpoint), zap.Int("rows", rows))
+		pl.requested = requestedEvent{id: id, endpoint: endpoint, rows: rows}
+		ce.Write(zap.Inline(&pl.requested))
 	}
+}
+
+type requestedEvent struct {
+	id, endpoint string
+	rows         int
+}
+
+func (e *requestedEvent) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("request_id", e.id)
+	enc.AddString("endpoint", e.endpoint)
+	enc.AddInt("rows", e.rows)
+	return nil
 }
 
 // recordRowsPerLine bounds the records in one "prediction returned" line,
@@ -73,37 +87,66 @@ const recordRowsPerLine = 100
 // predictions, every input and output in columns (as the Open Inference
 // Protocol's tensors), so the logs alone say what was asked and answered.
 // A batch takes one line per recordRowsPerLine records; first_row says
-// where each line starts.
-//
-// bills holds the bill lengths as the request wrote them, or is nil to
-// format them from inputs.
-func (s *Server) logReturned(id, endpoint, version string, inputs []massmodel.Input, bills *numbers, sc *scores) {
+// where each line starts. pl holds the request's bill lengths as sent (or
+// none, to format them from inputs) and is reused across requests.
+func (s *Server) logReturned(pl *predictionLog, id, endpoint, version string, inputs []massmodel.Input, sc *scores) {
 	if !s.log.Core().Enabled(zap.InfoLevel) {
 		return
 	}
 	sc.format()
-	if bills == nil {
-		bills = new(numbers)
+	if len(pl.bills.ends) != len(inputs) {
+		pl.bills.reset()
 		for _, in := range inputs {
-			bills.appendFloat(in.BillLengthMM)
+			pl.bills.appendFloat(in.BillLengthMM)
 		}
 	}
-	for first := 0; first < len(inputs); first += recordRowsPerLine {
-		// One record per line: a core may keep fields and encode them
-		// later (the tests' observer does).
-		r := &predictionRecord{inputs: inputs, bills: bills, sc: sc, first: first, last: min(first+recordRowsPerLine, len(inputs))}
-		s.log.Info("prediction returned", zap.String("request_id", id), zap.String("endpoint", endpoint),
-			zap.String("model_version", version), zap.Int("rows", len(inputs)), zap.Int("first_row", first),
-			zap.Int("out_of_range", sc.outOfRange), zap.Reflect("inputs", recordInputs{r}), zap.Reflect("outputs", recordOutputs{r}))
+	n := (len(inputs) + recordRowsPerLine - 1) / recordRowsPerLine
+	if cap(pl.lines) < n {
+		pl.lines = make([]predictionRecord, n)
+	}
+	pl.lines = pl.lines[:n]
+	for i := range pl.lines {
+		// A record per line, so that each line's fields stay as they were
+		// logged (the tests' observer encodes them when read).
+		r := &pl.lines[i]
+		*r = predictionRecord{id: id, endpoint: endpoint, version: version, inputs: inputs, bills: &pl.bills, sc: sc,
+			first: i * recordRowsPerLine, last: min((i+1)*recordRowsPerLine, len(inputs))}
+		if ce := s.log.Check(zap.InfoLevel, "prediction returned"); ce != nil {
+			ce.Write(zap.Inline(r))
+		}
 	}
 }
 
-// predictionRecord is rows first..last-1 of a request's record.
+// predictionLog is what the prediction events need beyond the scores, kept with a
+// request's decoder so that logging a prediction allocates (nearly)
+// nothing.
+type predictionLog struct {
+	requested requestedEvent
+	bills     numbers // the inputs' bill lengths as sent
+	lines     []predictionRecord
+}
+
+// predictionRecord is one "prediction returned" line: rows first..last-1
+// of a request.
 type predictionRecord struct {
-	inputs      []massmodel.Input
-	bills       *numbers
-	sc          *scores
-	first, last int
+	id, endpoint, version string
+	inputs                []massmodel.Input
+	bills                 *numbers
+	sc                    *scores
+	first, last           int
+}
+
+func (r *predictionRecord) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("request_id", r.id)
+	enc.AddString("endpoint", r.endpoint)
+	enc.AddString("model_version", r.version)
+	enc.AddInt("rows", len(r.inputs))
+	enc.AddInt("first_row", r.first)
+	enc.AddInt("out_of_range", r.sc.outOfRange)
+	if err := enc.AddReflected("inputs", recordInputs{r}); err != nil {
+		return err
+	}
+	return enc.AddReflected("outputs", recordOutputs{r})
 }
 
 // recordInputs and recordOutputs write the record's columns straight into
