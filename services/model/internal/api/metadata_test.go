@@ -206,7 +206,7 @@ func TestDiagnosticsOfArtifactsWithoutObservations(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := httptest.NewRecorder()
-			srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/diagnostics", nil))
+			newChecker(t).handler(srv.Handler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/diagnostics", nil))
 			var d modelapi.Diagnostics
 			if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || rec.Code != http.StatusOK {
 				t.Fatalf("%d %s (%v)", rec.Code, rec.Body, err)

@@ -38,6 +38,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, limits Limits) *fixture {
 	t.Helper()
+	return newCheckedFixture(t, limits, newChecker(t))
+}
+
+// newCheckedFixture is newFixture whose traffic ck checks against
+// openapi.json.
+func newCheckedFixture(t *testing.T, limits Limits, ck *checker) *fixture {
+	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	srv, err := New(zap.New(core), limits, buildinfo.Info{Version: "test", GoVersion: "go"})
 	if err != nil {
@@ -50,8 +57,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	if err := srv.SetModel(context.Background(), Loaded{Artifact: a, Model: m, From: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts := ck.server(srv.Handler())
 	return &fixture{srv: srv, ts: ts, model: m, art: a, logs: logs}
 }
 
@@ -321,8 +327,7 @@ func TestReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	ts := newChecker(t).server(srv.Handler())
 	get := func(path string) (int, string) {
 		resp, err := http.Get(ts.URL + path)
 		if err != nil {
