@@ -16,6 +16,10 @@ import (
 	"github.com/palmerops/penguins/pkg/requestid"
 )
 
+// requestIDKey is the X-Request-ID header's canonical key, for setting it
+// without canonicalising it on every request.
+var requestIDKey = http.CanonicalHeaderKey(requestid.Header)
+
 // RequestID returns the request id of c ("" outside Observe).
 func RequestID(c echo.Context) string { return requestid.From(c.Request().Context()) }
 
@@ -99,7 +103,7 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			if !requestid.Valid(id) {
 				id = requestid.New()
 			}
-			c.Response().Header()[requestid.Header] = []string{id}
+			c.Response().Header()[requestIDKey] = []string{id}
 			c.SetRequest(req.WithContext(requestid.With(req.Context(), id)))
 			m.inflight.Inc()
 			if err := call(log, next, c, id); err != nil {

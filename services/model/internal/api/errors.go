@@ -89,7 +89,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	body := modelapi.Problem{
 		Type: "/docs#problem-" + p.slug, Title: p.title, Status: p.status, Detail: p.detail,
-		Instance: req.URL.Path, RequestID: service.RequestID(c), Errors: p.errs, ErrorsTruncated: p.truncated,
+		Instance: req.URL.EscapedPath(), RequestID: service.RequestID(c), Errors: p.errs, ErrorsTruncated: p.truncated,
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.status)
