@@ -8,6 +8,10 @@ type modelMetrics struct {
 	predicted   prometheus.Histogram
 	outOfRange  *prometheus.CounterVec
 	info        *prometheus.GaugeVec
+
+	// Children the request path uses, looked up once.
+	byEndpoint     map[string]prometheus.Counter
+	billOutOfRange prometheus.Counter
 }
 
 func newModelMetrics(reg prometheus.Registerer) *modelMetrics {
@@ -27,8 +31,10 @@ func newModelMetrics(reg prometheus.Registerer) *modelMetrics {
 		}, []string{"version", "content_sha256"}),
 	}
 	reg.MustRegister(m.predictions, m.predicted, m.outOfRange, m.info)
-	m.predictions.WithLabelValues("predict")
-	m.predictions.WithLabelValues("infer")
-	m.outOfRange.WithLabelValues(fBill)
+	m.byEndpoint = map[string]prometheus.Counter{
+		"predict": m.predictions.WithLabelValues("predict"),
+		"infer":   m.predictions.WithLabelValues("infer"),
+	}
+	m.billOutOfRange = m.outOfRange.WithLabelValues(fBill)
 	return m
 }

@@ -53,9 +53,9 @@ func (s *Server) score(endpoint string, m *massmodel.Model, inputs []massmodel.I
 			sc.outOfRange++
 		}
 	}
-	s.metrics.predictions.WithLabelValues(endpoint).Add(float64(len(inputs)))
+	s.metrics.byEndpoint[endpoint].Add(float64(len(inputs)))
 	if sc.outOfRange > 0 {
-		s.metrics.outOfRange.WithLabelValues(fBill).Add(float64(sc.outOfRange))
+		s.metrics.billOutOfRange.Add(float64(sc.outOfRange))
 	}
 }
 
