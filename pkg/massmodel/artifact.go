@@ -39,6 +39,10 @@ type Artifact struct {
 	// source. Artifacts written before they were stored have none: the
 	// field is then omitted, which keeps their content hash unchanged.
 	Observations []Observation `json:"observations,omitempty"`
+	// Profile is the reference for drift: how the training rows spread over
+	// bins of each input and of the prediction. Omitted (and the content
+	// hash unchanged) in artifacts written before it was stored.
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // DataInfo identifies the training data.
@@ -178,6 +182,9 @@ func NewArtifact(source string, rows []penguins.Penguin, f *Fit, created time.Ti
 			})
 		}
 	}
+	if a.Profile, err = NewProfile(a.Observations, m); err != nil {
+		return nil, err
+	}
 	a.ContentSHA256 = a.digest()
 	a.Version = a.Created.Format("20060102T150405Z") + "-" + a.ContentSHA256[:12]
 	return a, nil
@@ -275,6 +282,21 @@ func (a *Artifact) Verify() (*Model, error) {
 		// as the fit used, and with the same residual error.
 		if _, err := residuals(a, m, a.Observations); err != nil {
 			return nil, fmt.Errorf("artifact observations: %w", err)
+		}
+	}
+	if a.Profile != nil {
+		if err := a.Profile.check(); err != nil {
+			return nil, fmt.Errorf("artifact %w", err)
+		}
+		// The profile must be the training rows' own.
+		if a.Observations != nil {
+			want, err := NewProfile(a.Observations, m)
+			if err != nil {
+				return nil, fmt.Errorf("artifact profile: %w", err)
+			}
+			if !want.equal(a.Profile) {
+				return nil, errors.New("artifact profile does not match its training rows")
+			}
 		}
 	}
 	return m, nil

@@ -106,7 +106,32 @@ type Metadata struct {
 	Metrics       Metrics       `json:"metrics"`
 	Build         TrainerBuild  `json:"build"`
 	Golden        []Golden      `json:"golden"`
-	Serving       Serving       `json:"serving"`
+	// Profile is the training rows' reference profile for drift; absent for
+	// artifacts written before profiles were stored.
+	Profile *Profile `json:"profile,omitempty"`
+	Serving Serving  `json:"serving"`
+}
+
+// Profile is how the training rows spread over bins of each input and of
+// the prediction: the reference /monitoring/drift compares live traffic with.
+type Profile struct {
+	BillLength NumericProfile     `json:"bill_length_mm"`
+	Species    CategoricalProfile `json:"species"`
+	Sex        CategoricalProfile `json:"sex"`
+	Prediction NumericProfile     `json:"prediction"`
+}
+
+// NumericProfile bins a number at Edges: bin 0 is below Edges[0], bin i is
+// [Edges[i-1], Edges[i]), the last from the last edge up.
+type NumericProfile struct {
+	Edges  []float64 `json:"edges"`
+	Shares []float64 `json:"shares"`
+}
+
+// CategoricalProfile gives the share of each level.
+type CategoricalProfile struct {
+	Levels []string  `json:"levels"`
+	Shares []float64 `json:"shares"`
 }
 
 // DataInfo identifies the training data.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
@@ -40,6 +41,14 @@ func metadataOf(a *massmodel.Artifact, serving modelapi.Serving) modelapi.Metada
 		},
 		Serving: serving,
 	}
+	if p := a.Profile; p != nil {
+		md.Profile = &modelapi.Profile{
+			BillLength: numericProfileOf(p.BillLength),
+			Species:    modelapi.CategoricalProfile{Levels: slices.Clone(p.Species.Levels), Shares: slices.Clone(p.Species.Shares)},
+			Sex:        modelapi.CategoricalProfile{Levels: slices.Clone(p.Sex.Levels), Shares: slices.Clone(p.Sex.Shares)},
+			Prediction: numericProfileOf(p.Prediction),
+		}
+	}
 	if md.Data.Dropped == nil {
 		md.Data.Dropped = map[string]int{} // the API promises an object
 	}
@@ -61,6 +70,10 @@ func metadataOf(a *massmodel.Artifact, serving modelapi.Serving) modelapi.Metada
 		})
 	}
 	return md
+}
+
+func numericProfileOf(p massmodel.NumericProfile) modelapi.NumericProfile {
+	return modelapi.NumericProfile{Edges: slices.Clone(p.Edges), Shares: slices.Clone(p.Shares)}
 }
 
 func featureOf(f massmodel.Feature) modelapi.Feature {
