@@ -10,6 +10,7 @@ import (
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/drift"
 )
 
 // Config is the model service's configuration, read once from MODEL_*
@@ -26,6 +27,12 @@ type Config struct {
 	Version string `envconfig:"MODEL_VERSION"`
 	// DataPath is a CSV file to train from at start-up when Store is empty.
 	DataPath string `envconfig:"MODEL_DATA_PATH"`
+
+	// Drift tracking: the last DriftWindow scored records against the
+	// model's reference profile, with a status once DriftMin are in.
+	DriftEnabled bool `envconfig:"MODEL_DRIFT_ENABLED" default:"true"`
+	DriftWindow  int  `envconfig:"MODEL_DRIFT_WINDOW" default:"1000"`
+	DriftMin     int  `envconfig:"MODEL_DRIFT_MIN" default:"100"`
 
 	MaxBodyBytes service.ByteSize `envconfig:"MODEL_MAX_BODY_BYTES" default:"8MiB"`
 	MaxRows      int              `envconfig:"MODEL_MAX_ROWS" default:"100000"`
@@ -65,6 +72,12 @@ func (c Config) validate() error {
 	}
 	if c.Store != "" && c.DataPath != "" {
 		bad("DATA_PATH", "is only used without MODEL_STORE; set one of them")
+	}
+	if c.DriftWindow < 1 || c.DriftWindow > drift.MaxWindow {
+		bad("DRIFT_WINDOW", "want 1 to %d records, got %d", drift.MaxWindow, c.DriftWindow)
+	}
+	if c.DriftMin < 1 || c.DriftMin > c.DriftWindow {
+		bad("DRIFT_MIN", "want 1 to MODEL_DRIFT_WINDOW (%d) records, got %d", c.DriftWindow, c.DriftMin)
 	}
 	if c.MaxRows < 1 {
 		bad("MAX_ROWS", "want at least 1, got %d", c.MaxRows)

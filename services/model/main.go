@@ -57,6 +57,10 @@ func serveCmd(args []string) int {
 	})
 }
 
+// driftWatchInterval is how often drift is checked for status changes to
+// log, whether or not anyone asks.
+const driftWatchInterval = time.Second
+
 // serve listens at once (so liveness answers), loads and verifies the
 // model (readiness turns true only then), and serves until ctx ends.
 func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
@@ -67,6 +71,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	srv.EnableDrift(api.DriftSettings{Enabled: cfg.DriftEnabled, Window: cfg.DriftWindow, Min: cfg.DriftMin})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -82,6 +87,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 			cancel(err)
 		}
 	}()
+	go srv.WatchDrift(ctx, driftWatchInterval)
 	err = service.Serve(ctx, log, hs, ln, cfg.ShutdownTimeout, srv.SetDraining)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause // the model failed to load: exit non-zero after draining

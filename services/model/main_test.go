@@ -198,6 +198,10 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_LOG_LEVEL=loud":                        "MODEL_LOG_LEVEL",
 		"MODEL_ENV=qa":                                "MODEL_ENV",
 		"MODEL_MAXROWS=10":                            "unknown variable MODEL_MAXROWS",
+		"MODEL_DRIFT_WINDOW=many":                     "MODEL_DRIFT_WINDOW",
+		"MODEL_DRIFT_WINDOW=0":                        "MODEL_DRIFT_WINDOW: want 1 to",
+		"MODEL_DRIFT_MIN=5000":                        "MODEL_DRIFT_MIN: want 1 to MODEL_DRIFT_WINDOW (1000)",
+		"MODEL_DRIFT_ENABLED=maybe":                   "MODEL_DRIFT_ENABLED",
 		"MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_VERSION: pins a version but MODEL_STORE is not set",
 	}
 	for env, want := range cases {

@@ -231,6 +231,12 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 	}
 	drainingSrv.SetDraining()
 	draining := ck.server(drainingSrv.Handler())
+	driftOffSrv := newUnloadedServer(t)
+	driftOffSrv.EnableDrift(DriftSettings{})
+	if err := driftOffSrv.SetModel(context.Background(), Loaded{Artifact: a, Model: m, From: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	driftOff := ck.server(driftOffSrv.Handler())
 
 	v := f.art.Version
 	raw := `{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}`
@@ -272,6 +278,9 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		{loading, "GET", "/diagnostics", "", "", 503},
 		{f.ts, "GET", "/prototype", "", "", 200},
 		{loading, "GET", "/prototype", "", "", 503},
+		{f.ts, "GET", "/monitoring/drift", "", "", 200},
+		{driftOff, "GET", "/monitoring/drift", "", "", 200},
+		{loading, "GET", "/monitoring/drift", "", "", 503},
 
 		{f.ts, "POST", "/predict", "application/json", raw, 200},
 		{f.ts, "POST", "/predict", "application/json", oneHotBatch, 200},

@@ -23,6 +23,7 @@ func (s *Server) routes(metrics http.Handler) {
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
 	e.GET("/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })
 	e.GET("/metrics", echo.WrapHandler(metrics))
+	e.GET("/monitoring/drift", s.monitoringDrift)
 
 	v2 := e.Group("/v2")
 	v2.GET("", s.oipServer)

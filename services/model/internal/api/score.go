@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/buffer"
@@ -36,7 +37,8 @@ func (sc *scores) format() {
 // score predicts every input (with its 95% interval when asked), counts the
 // inputs outside the training range, and records the prediction metrics
 // for endpoint. Both /predict and the Open Inference Protocol score here.
-func (s *Server) score(endpoint string, m *massmodel.Model, inputs []massmodel.Input, intervals bool, sc *scores) {
+func (s *Server) score(endpoint string, sv *served, inputs []massmodel.Input, intervals bool, sc *scores) {
+	m := sv.model
 	sc.fit, sc.lower, sc.upper, sc.outOfRange, sc.formatted = sc.fit[:0], sc.lower[:0], sc.upper[:0], 0, false
 	for _, in := range inputs {
 		var y float64
@@ -54,6 +56,9 @@ func (s *Server) score(endpoint string, m *massmodel.Model, inputs []massmodel.I
 		}
 	}
 	s.metrics.byEndpoint[endpoint].Add(float64(len(inputs)))
+	if sv.drift != nil {
+		sv.drift.Add(inputs, sc.fit, time.Now())
+	}
 	if sc.outOfRange > 0 {
 		s.metrics.billOutOfRange.Add(float64(sc.outOfRange))
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/drift"
 )
 
 // Limits bound what one request may ask for.
@@ -43,6 +44,7 @@ type Server struct {
 	build   buildinfo.Info
 	reg     *prometheus.Registry
 	metrics *modelMetrics
+	drift   DriftSettings
 
 	served   atomic.Pointer[served]
 	draining atomic.Bool
@@ -64,6 +66,10 @@ type served struct {
 	oipModel    []byte // GET /v2/models/{name}
 
 	versionHeader []string // X-Model-Version, shared by every answer
+	loadedAt      time.Time
+
+	drift       *drift.Tracker // nil when not tracking; driftReason says why
+	driftReason string
 }
 
 // jsonContentType is the Content-Type of JSON answers, shared (net/http
@@ -84,9 +90,10 @@ func (sv *served) blob(c echo.Context, body []byte) error {
 // New returns a Server with its routes registered. It is not ready until
 // SetModel is called.
 func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) {
-	s := &Server{log: log, limits: limits, build: build, reg: prometheus.NewRegistry()}
+	s := &Server{log: log, limits: limits, build: build, reg: prometheus.NewRegistry(), drift: DefaultDrift}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newModelMetrics(s.reg)
+	s.reg.MustRegister(driftCollector{s})
 	s.decoders.New = func() any { return newDecoder() }
 	s.buffers.New = func() any { return new(bytes.Buffer) }
 
@@ -130,7 +137,7 @@ type Loaded struct {
 // it (metadata, prototype, diagnostics) is computed here, once.
 func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	a := l.Artifact
-	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version}}
+	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version}, loadedAt: time.Now().UTC()}
 	var err error
 	sv.metadata, err = json.Marshal(metadataOf(a, modelapi.Serving{
 		LoadedFrom: l.From, LoadedAt: time.Now().UTC(), Pinned: l.Pinned,
@@ -150,6 +157,9 @@ func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	if sv.diagnostics, err = json.Marshal(diag); err != nil {
 		return fmt.Errorf("encoding diagnostics: %w", err)
 	}
+	// A new model starts a new window: records scored by the old one say
+	// nothing about the new one's reference.
+	sv.drift, sv.driftReason = s.newDrift(ctx, l)
 	s.metrics.info.Reset()
 	s.metrics.info.WithLabelValues(a.Version, a.ContentSHA256).Set(1)
 	s.served.Store(sv)
@@ -157,6 +167,9 @@ func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 		zap.String("loaded_from", l.From), zap.Bool("pinned", l.Pinned),
 		zap.String("data_sha256", a.Data.SHA256), zap.Int("training_rows", a.Data.TrainingRows),
 		zap.String("diagnostics", cmp.Or(diag.Source, "unavailable")))
+	if sv.drift == nil {
+		s.log.Warn("drift tracking unavailable", zap.String("model_version", a.Version), zap.String("reason", sv.driftReason))
+	}
 	if !diag.Available {
 		s.log.Warn("model diagnostics unavailable", zap.String("model_version", a.Version), zap.String("reason", diag.Reason))
 	}
