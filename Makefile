@@ -89,6 +89,7 @@ perf: build ## the model API against this machine's limit (net/http, constant JS
 	go build -o $(BIN)/model-perf ./services/model/cmd/model-perf
 	$(BIN)/model-perf -bin $(BIN)/model-service $(PERF_FLAGS) \
 		-variant 'logs at warn=MODEL_LOG_LEVEL=warn' \
+		-variant 'drift off=MODEL_DRIFT_ENABLED=false' \
 		-variant 'prod config=@deploy/env/prod/model.env,MODEL_STORE=deploy/models'
 	@addr=127.0.0.1:18080; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT; \
