@@ -2,9 +2,12 @@ package charts
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -12,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -90,6 +94,19 @@ func bySex(series []Series) []Series {
 	return out
 }
 
+// billShares are deciles of bill length with a window of mostly one bin,
+// as the model service reports them.
+func billShares() []Share {
+	edges := []string{"< 36.6", "[36.6, 38.6)", "[38.6, 40.26)", "[40.26, 42)", "[42, 44.5)", "[44.5, 46.1)", "[46.1, 47.5)", "[47.5, 49.5)", "[49.5, 50.8)", "≥ 50.8"}
+	ref := []float64{0.099, 0.099, 0.102, 0.096, 0.102, 0.099, 0.096, 0.102, 0.096, 0.108}
+	cur := []float64{0, 0, 0.533, 0.033, 0.1, 0.067, 0.033, 0.067, 0.033, 0.133}
+	out := make([]Share, len(edges))
+	for i := range edges {
+		out[i] = Share{Label: edges[i], Reference: ref[i], Current: cur[i]}
+	}
+	return out
+}
+
 func curve() []CurvePoint {
 	var c []CurvePoint
 	for x := 32.0; x <= 60; x += 0.5 {
@@ -135,6 +152,23 @@ func charts() []chart {
 			func() ([]byte, error) {
 				return PredictionCurve("Predicted body mass, Adelie female", "Bill length (mm)", "Body mass (g)",
 					curve(), Point{X: 45.3, Y: 4264}, "Your penguin")
+			}},
+		{"shares", "Bill length: training data and recent records",
+			"Bar chart of the share of records in each of 10 bins of bill length (mm), training data against last 60 records: < 36.6: 9.9% against 0.0%; [36.6, 38.6): 9.9% against 0.0%; [38.6, 40.26): 10.2% against 53.3%;",
+			func() ([]byte, error) {
+				return Shares("Bill length: training data and recent records", "Bill length (mm)", "Training data", "Last 60 records", billShares())
+			}},
+		{"shares-categories", "Species",
+			"Bar chart of the share of records in each of 3 bins of species, training data against last 60 records: Adelie: 43.8% against 50.0%; Chinstrap: 20.4% against 0.0%; Gentoo: 35.7% against 50.0%.",
+			func() ([]byte, error) {
+				return Shares("Species", "Species", "Training data", "Last 60 records", []Share{
+					{"Adelie", 0.438, 0.5}, {"Chinstrap", 0.204, 0}, {"Gentoo", 0.357, 0.5},
+				})
+			}},
+		{"shares-empty", "Sex, no records yet",
+			"Bar chart of the share of records in each of 2 bins of sex, training data against last 0 records: female: 49.5% against 0.0%; male: 50.5% against 0.0%.",
+			func() ([]byte, error) {
+				return Shares("Sex, no records yet", "Sex", "Training data", "Last 0 records", []Share{{"female", 0.495, 0}, {"male", 0.505, 0}})
 			}},
 	}
 }
@@ -286,6 +320,16 @@ func TestBadInput(t *testing.T) {
 		"curve NaN mark": func() ([]byte, error) {
 			return PredictionCurve("t", "x", "y", good, Point{X: math.NaN()}, "p")
 		},
+		"shares none":       func() ([]byte, error) { return Shares("t", "x", "a", "b", nil) },
+		"shares no title":   func() ([]byte, error) { return Shares("", "x", "a", "b", billShares()) },
+		"shares same names": func() ([]byte, error) { return Shares("t", "x", "a", "a", billShares()) },
+		"shares no label":   func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{Reference: 1, Current: 1}}) },
+		"shares duplicate": func() ([]byte, error) {
+			return Shares("t", "x", "a", "b", []Share{{"male", 0.5, 0.5}, {"male", 0.5, 0.5}})
+		},
+		"shares NaN":      func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", math.NaN(), 0}}) },
+		"shares negative": func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 0.5, -0.1}}) },
+		"shares over one": func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 1.5, 0}}) },
 	}
 	for name, draw := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -448,6 +492,7 @@ func TestNoStyleAttributes(t *testing.T) {
 		"curve": func() ([]byte, error) {
 			return PredictionCurve("c", "x", "y", []CurvePoint{{X: 1, Y: 2, Lower: 1, Upper: 3}, {X: 2, Y: 3, Lower: 2, Upper: 4}}, Point{X: 1.5, Y: 2.5}, "m")
 		},
+		"shares": func() ([]byte, error) { return Shares("s", "x", "a", "b", billShares()) },
 	}
 	for name, f := range svgs {
 		svg, err := f()
@@ -462,3 +507,54 @@ func TestNoStyleAttributes(t *testing.T) {
 		}
 	}
 }
+
+// TestSharesBarsMatchTheShares reads the bars back from the SVG: their
+// lengths are proportional to the shares, the first bin is at the top, and
+// in each bin the reference bar is above the current one.
+func TestSharesBarsMatchTheShares(t *testing.T) {
+	bins := billShares()
+	svg, err := Shares("t", "Bill length (mm)", "Training data", "Recent", bins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type bar struct{ top, length float64 }
+	read := func(fill color.RGBA) []bar {
+		re := regexp.MustCompile(`<path d="M([-\d.]+),([-\d.]+)L[-\d.]+,([-\d.]+)L([-\d.]+),[-\d.]+L[-\d.]+,[-\d.]+Z" fill="` + hexColour(fill) + `"`)
+		var out []bar
+		for _, m := range re.FindAllStringSubmatch(string(svg), -1) {
+			var f [4]float64
+			for i := range f {
+				f[i], _ = strconv.ParseFloat(m[i+1], 64)
+			}
+			// gonum's SVG flips Y: the larger y is the higher bar.
+			out = append(out, bar{top: max(f[1], f[2]), length: f[3] - f[0]})
+		}
+		if len(out) != len(bins)+1 {
+			t.Fatalf("%d bars of %s, want %d and the legend's", len(out), hexColour(fill), len(bins))
+		}
+		out = out[:len(bins)]                                                         // the last is the legend's thumbnail
+		slices.SortFunc(out, func(a, b bar) int { return cmp.Compare(b.top, a.top) }) // top first
+		return out
+	}
+	ref, cur := read(referenceFill), read(currentFill)
+	scale := ref[0].length / bins[0].Reference
+	for k, b := range bins {
+		for _, c := range []struct {
+			name  string
+			got   float64
+			share float64
+		}{{"reference", ref[k].length, b.Reference}, {"current", cur[k].length, b.Current}} {
+			if math.Abs(c.got-c.share*scale) > 0.01 {
+				t.Errorf("bin %d %q: %s bar %.2f pt long, want %.2f for %v", k, b.Label, c.name, c.got, c.share*scale, c.share)
+			}
+		}
+		if ref[k].top <= cur[k].top {
+			t.Errorf("bin %q: the reference bar is not above the current one", b.Label)
+		}
+		if k > 0 && ref[k].top >= cur[k-1].top {
+			t.Errorf("bin %q is not below bin %q", b.Label, bins[k-1].Label)
+		}
+	}
+}
+
+func hexColour(c color.RGBA) string { return fmt.Sprintf("#%02X%02X%02X", c.R, c.G, c.B) }
