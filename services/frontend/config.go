@@ -27,6 +27,10 @@ type Config struct {
 	// ModelBudget bounds all the model API calls of one page, retries
 	// included.
 	ModelBudget time.Duration `envconfig:"FRONTEND_MODEL_BUDGET" default:"5s"`
+	// AlertRulesURL is where the Monitoring page links for the alert
+	// rules: the rules file in the deployment's repository, or its
+	// Prometheus's /alerts page. Empty: the page names the file only.
+	AlertRulesURL string `envconfig:"FRONTEND_ALERT_RULES_URL"`
 
 	ReadHeaderTimeout time.Duration `envconfig:"FRONTEND_READ_HEADER_TIMEOUT" default:"5s"`
 	ReadTimeout       time.Duration `envconfig:"FRONTEND_READ_TIMEOUT" default:"15s"`
@@ -54,6 +58,9 @@ func (c Config) validate() error {
 	}
 	if u, err := url.Parse(c.ModelURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("MODEL_URL", "want an http(s) URL such as http://localhost:8080, got %q", c.ModelURL)
+	}
+	if u, err := url.Parse(c.AlertRulesURL); c.AlertRulesURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("ALERT_RULES_URL", "want empty or an http(s) URL such as https://github.com/OWNER/REPO/blob/main/deploy/monitoring/alerts.yml, got %q", c.AlertRulesURL)
 	}
 	if c.ModelRetries < 0 || c.ModelRetries > 10 {
 		bad("MODEL_RETRIES", "want 0 to 10, got %d", c.ModelRetries)

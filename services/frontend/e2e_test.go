@@ -122,6 +122,64 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Errorf("the Model page's diagnostic plots did not load: %v", err)
 	}
 
+	// Monitoring before any traffic: the window is empty, and the page
+	// says so.
+	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/monitoring"), chromedp.WaitVisible(css("[data-testid=notice]")), shoot("monitoring-empty")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=notice]"))); err != nil || !strings.Contains(n, "Not enough traffic yet") {
+		t.Errorf("monitoring with an empty window: notice %q (%v)", n, err)
+	}
+	// Shifted traffic straight to the model API, mostly Gentoo with long
+	// bills: the page shows what the model service reports, with a chart
+	// per feature drawn in the page.
+	var shifted []modelapi.Record
+	for i := range 150 {
+		r := modelapi.Record{BillLengthMM: 50 + float64(i%80)/10, Species: "Gentoo", Sex: []string{"male", "female"}[i%2]}
+		if i%10 == 0 {
+			r.Species = "Adelie"
+		}
+		shifted = append(shifted, r)
+	}
+	if _, err := api.Predict(context.Background(), shifted, modelapi.PredictOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	drift, err := api.Drift(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx, chromedp.Navigate(front+"/monitoring"), chromedp.WaitVisible(css("[data-testid=drift-table]")), shoot("monitoring"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("[data-testid=drift-table] tbody tr")]`+
+		`.map(tr => tr.dataset.feature + " " + tr.dataset.status + " " + tr.querySelector(".psi").textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantRows []string
+	for _, f := range drift.Features {
+		psi := "–"
+		if f.PSI != nil {
+			psi = strconv.FormatFloat(*f.PSI, 'f', 3, 64)
+			if *f.PSI > 0 && *f.PSI < 0.0005 {
+				psi = "< 0.001"
+			}
+		}
+		wantRows = append(wantRows, f.Feature+" "+f.Status+" "+psi)
+	}
+	if strings.Join(rows, "; ") != strings.Join(wantRows, "; ") {
+		t.Errorf("monitoring table %q, the model API says %q", rows, wantRows)
+	}
+	if len(drift.Features) == 0 || drift.Features[0].Status != modelapi.DriftAlert {
+		t.Errorf("shifted bill lengths: drift %+v, want bill_length_mm first, in alert", drift.Features)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("[data-testid=drift-chart] svg")]`+
+		`.filter(s => s.getBoundingClientRect().width > 300 && s.getBoundingClientRect().height > 150).length === 4`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("the Monitoring page does not show four charts: %v", err)
+	}
+
 	// A chart opened on its own renders under the same CSP.
 	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/charts/explore-scatter.svg"), shoot("chart-direct")); err != nil {
 		t.Fatal(err)
@@ -203,6 +261,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if err := chromedp.Do(noJS, shoot("predict-nojs")); err != nil {
 		t.Fatal(err)
 	}
+	// Monitoring needs no script either.
+	if err := chromedp.Do(noJS, chromedp.Navigate(front+"/monitoring"), chromedp.WaitVisible(css("[data-testid=drift-chart] svg"))); err != nil {
+		t.Errorf("monitoring without JavaScript: %v", err)
+	}
 
 	// The model service goes away: the page says so, and the data pages
 	// still render.
@@ -223,6 +285,17 @@ func TestBrowserEndToEnd(t *testing.T) {
 		chromedp.Navigate(front+"/model"),
 		chromedp.WaitVisible(css("[data-testid=notice]")),
 		shoot("model-unavailable"),
+		chromedp.Navigate(front+"/monitoring"),
+		chromedp.WaitVisible(css("[data-testid=notice]")),
+		shoot("monitoring-unavailable"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=notice]"))); err != nil || !strings.Contains(n, "Prediction service unavailable") {
+		t.Errorf("monitoring with the model service down: notice %q (%v)", n, err)
+	}
+	err = chromedp.Do(ctx,
 		chromedp.Navigate(front+"/explore"),
 	)
 	if err != nil {
@@ -250,7 +323,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, m := range []string{`model_api_calls_total{op="predict",outcome="ok"}`, `model_api_calls_total{op="predict",outcome="unavailable"}`,
-		`http_requests_total{code="503",method="GET",route="/predict"}`} {
+		`http_requests_total{code="503",method="GET",route="/predict"}`,
+		`model_api_calls_total{op="drift",outcome="ok"}`, `model_api_calls_total{op="drift",outcome="unavailable"}`,
+		`http_requests_total{code="503",method="GET",route="/monitoring"}`} {
 		if !strings.Contains(string(metrics), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

@@ -56,7 +56,9 @@ func newApp(log *zap.Logger, cfg Config) (*web.App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model API client: %w", err)
 	}
-	return web.New(log, client, calls, web.Options{ModelURL: cfg.ModelURL, Build: buildinfo.Read(), ModelBudget: cfg.ModelBudget})
+	return web.New(log, client, calls, web.Options{
+		ModelURL: cfg.ModelURL, Build: buildinfo.Read(), ModelBudget: cfg.ModelBudget, AlertRulesURL: cfg.AlertRulesURL,
+	})
 }
 
 func serveCmd(args []string) int {

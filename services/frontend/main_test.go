@@ -23,12 +23,13 @@ func buildFrontend(t *testing.T) string {
 func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 	bin := buildFrontend(t)
 	for env, want := range map[string]string{
-		"FRONTEND_MODEL_URL=ftp://model":  "FRONTEND_MODEL_URL",
-		"FRONTEND_MODEL_TIMEOUT=fast":     "FRONTEND_MODEL_TIMEOUT",
-		"FRONTEND_MODEL_RETRIES=-1":       "FRONTEND_MODEL_RETRIES",
-		"FRONTEND_ENV=test":               "FRONTEND_ENV",
-		"FRONTEND_ADDR=nonsense":          "FRONTEND_ADDR",
-		"FRONTEND_MODELURL=http://x:8080": "unknown variable FRONTEND_MODELURL",
+		"FRONTEND_MODEL_URL=ftp://model":      "FRONTEND_MODEL_URL",
+		"FRONTEND_MODEL_TIMEOUT=fast":         "FRONTEND_MODEL_TIMEOUT",
+		"FRONTEND_MODEL_RETRIES=-1":           "FRONTEND_MODEL_RETRIES",
+		"FRONTEND_ALERT_RULES_URL=alerts.yml": "FRONTEND_ALERT_RULES_URL",
+		"FRONTEND_ENV=test":                   "FRONTEND_ENV",
+		"FRONTEND_ADDR=nonsense":              "FRONTEND_ADDR",
+		"FRONTEND_MODELURL=http://x:8080":     "unknown variable FRONTEND_MODELURL",
 	} {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "FRONTEND_ADDR=127.0.0.1:0", env)

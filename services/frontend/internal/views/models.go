@@ -5,14 +5,15 @@ package views
 // Links are the URLs the pages link to: absolute paths when served, relative
 // files when exported as a static site.
 type Links struct {
-	Home, Explore, Model, Predict, Status string
-	Static                                string // prefix of /static/ assets
-	Charts                                string // prefix of chart images
-	Live                                  bool   // false in the exported static site: no Predict or Status
+	Home, Explore, Model, Predict, Monitoring, Status string
+	Static                                            string // prefix of /static/ assets
+	Charts                                            string // prefix of chart images
+	Live                                              bool   // false in the exported static site: no Predict, Monitoring or Status
 }
 
 // ServedLinks are the links of the running app.
-var ServedLinks = Links{Home: "/", Explore: "/explore", Model: "/model", Predict: "/predict", Status: "/status", Static: "/static/", Charts: "/charts/", Live: true}
+var ServedLinks = Links{Home: "/", Explore: "/explore", Model: "/model", Predict: "/predict", Monitoring: "/monitoring", Status: "/status",
+	Static: "/static/", Charts: "/charts/", Live: true}
 
 // ExportLinks are the links of the static site written by `export`.
 var ExportLinks = Links{Home: "index.html", Explore: "explore.html", Model: "model.html", Static: "static/", Charts: "charts/"}
@@ -20,12 +21,12 @@ var ExportLinks = Links{Home: "index.html", Explore: "explore.html", Model: "mod
 // Layout is what every page shares.
 type Layout struct {
 	Title   string
-	Active  string // "home", "explore", "model", "predict", "status"
+	Active  string // "home", "explore", "model", "predict", "monitoring", "status"
 	Links   Links
 	Version string // the frontend's build version
 }
 
-// Notice is a message box: Kind is "ok", "warning" or "error".
+// Notice is a message box: Kind is "ok", "info", "warning" or "error".
 type Notice struct {
 	Kind, Title, Text string
 }
@@ -155,6 +156,57 @@ type StatusPage struct {
 	Calls        []CallRow
 	P50, P95     string
 	Build        []KV
+}
+
+// MonitoringPage shows how the records the model service scored recently
+// compare with its training data.
+type MonitoringPage struct {
+	Layout
+	// Unavailable is set when the model API did not answer; the page then
+	// shows only it and the alert rules.
+	Unavailable *Notice
+	Summary     Notice // the verdict: not tracked, not enough traffic, or the worst status
+	Version     string // the served model the drift is measured against
+	AsOf        string // when the frontend asked, UTC
+	Tracked     bool   // false: the model service tracks no drift (Summary says why)
+	Window      DriftWindow
+	Thresholds  string // how a status follows from the PSI, in words
+	Features    []FeatureDrift
+	AlertRules  AlertRules
+}
+
+// DriftWindow is the window of recent records, formatted.
+type DriftWindow struct {
+	Records, Size  string
+	Oldest, Newest string // time and age; "" while the window is empty
+	ResetAt        string
+	ResetReason    string
+}
+
+// FeatureDrift is one feature's (or the prediction's) drift.
+type FeatureDrift struct {
+	ID          string // the model API's name (bill_length_mm), also the metrics label
+	Name        string // for people: "Bill length (mm)"
+	Status      string // the model API's status: ok, warn, alert, insufficient_data
+	StatusLabel string // for people: "OK", "Not enough data"
+	PSI         string // "0.031", or "–" without enough records
+	// SVG is the chart of reference against current shares by bin, an SVG
+	// element drawn by the charts package (which writes no style attributes,
+	// so it renders under the CSP), or "" with ChartError saying why.
+	SVG        string
+	ChartError string
+	Bins       []DriftBin
+}
+
+// DriftBin is one bin's shares, as percentages.
+type DriftBin struct {
+	Label, Reference, Current string
+}
+
+// AlertRules says where the alert rules are: Path in the repository, and
+// URL when the deployment says where to read them.
+type AlertRules struct {
+	Path, URL string
 }
 
 // KV is a labelled value.

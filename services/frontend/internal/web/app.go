@@ -31,6 +31,7 @@ type ModelAPI interface {
 	Metadata(ctx context.Context) (*modelapi.Metadata, error)
 	Diagnostics(ctx context.Context) (*modelapi.Diagnostics, error)
 	Ready(ctx context.Context) (*modelapi.Health, error)
+	Drift(ctx context.Context) (*modelapi.Drift, error)
 }
 
 // Options configure an App.
@@ -41,6 +42,10 @@ type Options struct {
 	// included (default 5s). The Overview, a data page at heart, waits at
 	// most a second.
 	ModelBudget time.Duration
+	// AlertRulesURL is where people can read the alert rules (the rules
+	// file in the deployment's repository, or Prometheus's /alerts page);
+	// empty, the Monitoring page names the file without a link.
+	AlertRulesURL string
 }
 
 // overviewBudget is how long the Overview waits for the model API.

@@ -16,6 +16,11 @@ import (
 // Export writes Overview, Explore and Model as a static site into dir:
 // HTML with relative links, the SVG charts and the stylesheet, ready for
 // GitHub Pages. The Model page needs the model API, as when served.
+//
+// Monitoring is left out, as Predict and Status are: it reports the live
+// traffic of one running model service, so a copy would go stale at once,
+// and the service that `make site` exports from has scored nothing, so the
+// copy would only ever say "not enough traffic yet".
 func (a *App) Export(ctx context.Context, dir string) ([]string, error) {
 	md, err := a.api.Metadata(ctx)
 	if err != nil {

@@ -22,6 +22,7 @@ func (a *App) routes(metrics http.Handler) {
 	e.GET("/explore", a.explorePage)
 	e.GET("/model", a.model)
 	e.GET("/predict", a.predict)
+	e.GET("/monitoring", a.monitoring)
 	e.GET("/status", a.status)
 	e.GET("/charts/:name", a.dataChart)
 	e.GET("/charts/model/:version/:name", a.modelChart)

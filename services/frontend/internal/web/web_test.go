@@ -33,6 +33,7 @@ type fakeAPI struct {
 	metadata    func(ctx context.Context) (*modelapi.Metadata, error)
 	diagnostics func(ctx context.Context) (*modelapi.Diagnostics, error)
 	ready       func(ctx context.Context) (*modelapi.Health, error)
+	drift       func(ctx context.Context) (*modelapi.Drift, error)
 	calls       atomic.Int64
 }
 
@@ -51,6 +52,10 @@ func (f *fakeAPI) Diagnostics(ctx context.Context) (*modelapi.Diagnostics, error
 func (f *fakeAPI) Ready(ctx context.Context) (*modelapi.Health, error) {
 	f.calls.Add(1)
 	return f.ready(ctx)
+}
+func (f *fakeAPI) Drift(ctx context.Context) (*modelapi.Drift, error) {
+	f.calls.Add(1)
+	return f.drift(ctx)
 }
 
 var errDown = &modelapi.APIError{Op: "test", Status: http.StatusServiceUnavailable, Body: "down"}
@@ -92,6 +97,7 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 		ready: func(context.Context) (*modelapi.Health, error) {
 			return &modelapi.Health{Status: "ready", Version: a.Version}, nil
 		},
+		drift: func(context.Context) (*modelapi.Drift, error) { return driftReport(a.Version, 250), nil },
 	}, a
 }
 
@@ -134,6 +140,7 @@ func downAPI() *fakeAPI {
 		metadata:    func(context.Context) (*modelapi.Metadata, error) { return nil, errDown },
 		diagnostics: func(context.Context) (*modelapi.Diagnostics, error) { return nil, errDown },
 		ready:       func(context.Context) (*modelapi.Health, error) { return nil, errDown },
+		drift:       func(context.Context) (*modelapi.Drift, error) { return nil, errDown },
 	}
 }
 
@@ -484,13 +491,13 @@ func TestPagesWhenTheModelServiceIsDown(t *testing.T) {
 	ts := newTestApp(t, downAPI())
 	for path, want := range map[string]int{
 		"/": 200, "/explore": 200, "/status": 200, "/readyz": 200, "/healthz": 200,
-		"/model": 503, "/predict?bill_length_mm=45&species=Gentoo&sex=male": 503, "/predict": 200,
+		"/model": 503, "/predict?bill_length_mm=45&species=Gentoo&sex=male": 503, "/predict": 200, "/monitoring": 503,
 	} {
 		resp, doc := get(t, ts, path)
 		if resp.StatusCode != want {
 			t.Errorf("%s: status %d, want %d", path, resp.StatusCode, want)
 		}
-		if strings.HasPrefix(path, "/model") || strings.HasPrefix(path, "/predict?") {
+		if strings.HasPrefix(path, "/model") || strings.HasPrefix(path, "/predict?") || path == "/monitoring" {
 			if got := doc.Find("[data-testid=notice]").Text(); !strings.Contains(got, "unavailable") {
 				t.Errorf("%s: notice %q", path, got)
 			}
@@ -507,7 +514,7 @@ func TestPagesWhenTheModelServiceIsDown(t *testing.T) {
 func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	api, _ := upAPI(t)
 	ts := newTestApp(t, api)
-	for _, path := range []string{"/", "/explore", "/model", "/predict", "/status", "/static/app.js", "/static/style.css",
+	for _, path := range []string{"/", "/explore", "/model", "/predict", "/monitoring", "/status", "/static/app.js", "/static/style.css",
 		"/charts/explore-scatter.svg", "/healthz", "/metrics", "/nope", "/predict?bill_length_mm=x"} {
 		resp, err := ts.Client().Get(ts.URL + path)
 		if err != nil {
@@ -529,7 +536,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 func TestAccessibleMarkup(t *testing.T) {
 	api, _ := upAPI(t)
 	ts := newTestApp(t, api)
-	for _, path := range []string{"/", "/explore", "/model", "/predict?bill_length_mm=45&species=Gentoo&sex=male", "/status", "/nope"} {
+	for _, path := range []string{"/", "/explore", "/model", "/predict?bill_length_mm=45&species=Gentoo&sex=male", "/monitoring", "/status", "/nope"} {
 		_, doc := get(t, ts, path)
 		if doc.Find("html").AttrOr("lang", "") != "en" || doc.Find("h1").Length() != 1 {
 			t.Errorf("%s: lang or h1 missing", path)
