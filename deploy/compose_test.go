@@ -44,7 +44,11 @@ func TestCompose(t *testing.T) {
 	// without a registry, so the database path itself is tested against
 	// Debian's PostgreSQL by the model module's tests).
 	c.run(t, []string{"DB_PASSWORD_FILE=" + c.dbPassword}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "config", "-q")
-	t.Log("compose config valid for dev, staging, prod, and the db profile")
+	// And the monitoring profile (Prometheus and Grafana images need a
+	// registry too; deploy/monitoring is tested with Debian's prometheus by
+	// monitoring_test.go).
+	c.run(t, nil, "-f", "compose.yaml", "-f", "deploy/compose.monitoring.yaml", "--profile", "monitoring", "config", "-q")
+	t.Log("compose config valid for dev, staging, prod, the db profile and the monitoring profile")
 
 	c.buildImages(t)
 
