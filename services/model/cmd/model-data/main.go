@@ -7,10 +7,11 @@
 //	                              write a verified version to the model store D
 //	model-data version            print build information
 //
-// Configuration: MODEL_DATABASE_URL (a PostgreSQL connection string; sslmode
+// Configuration: PENGUINS_DB_URL (a PostgreSQL connection string; sslmode
 // and the other TLS settings pass through) with the password in
-// MODEL_DATABASE_PASSWORD_FILE (a Docker or Kubernetes secret) or
-// MODEL_DATABASE_PASSWORD, and MODEL_STORE for train.
+// PENGUINS_DB_PASSWORD_FILE (a Docker or Kubernetes secret) or
+// PENGUINS_DB_PASSWORD. The prefix is not the model service's MODEL_, so
+// the same shell can export these and run the model service.
 package main
 
 import (
@@ -36,14 +37,14 @@ func main() {
 const usage = `usage: model-data command [flags]
 
 commands:
-  seed         load the penguins into the database (MODEL_DATABASE_URL), idempotently
+  seed         load the penguins into the database (PENGUINS_DB_URL), idempotently
   train        fit the model on the database's penguins; write a verified version to -store
   version      print build information
 `
 
 // command wraps seed and train: both load the configuration and talk to
 // the database within a minute.
-func command(name string, body func(ctx context.Context, cfg Config, db pgdata.Config, args []string, fail func(error) int) int) service.Command {
+func command(name string, body func(ctx context.Context, db pgdata.Config, args []string, fail func(error) int) int) service.Command {
 	return func(args []string) int {
 		fail := func(err error) int {
 			fmt.Fprintf(os.Stderr, "model-data %s: %v\n", name, err)
@@ -59,11 +60,11 @@ func command(name string, body func(ctx context.Context, cfg Config, db pgdata.C
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		return body(ctx, cfg, db, args, fail)
+		return body(ctx, db, args, fail)
 	}
 }
 
-func seed(ctx context.Context, _ Config, db pgdata.Config, args []string, fail func(error) int) int {
+func seed(ctx context.Context, db pgdata.Config, args []string, fail func(error) int) int {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	data := fs.String("data", "", "CSV file to load (default: the embedded penguins data)")
 	if err := fs.Parse(args); err != nil {
@@ -86,14 +87,14 @@ func seed(ctx context.Context, _ Config, db pgdata.Config, args []string, fail f
 	return 0
 }
 
-func train(ctx context.Context, cfg Config, db pgdata.Config, args []string, fail func(error) int) int {
+func train(ctx context.Context, db pgdata.Config, args []string, fail func(error) int) int {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	dir := fs.String("store", cfg.Store, "model store directory to write the new version to (default $MODEL_STORE)")
+	dir := fs.String("store", "", "model store directory to write the new version to (required)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *dir == "" {
-		fmt.Fprintln(os.Stderr, "model-data train: -store (or MODEL_STORE) is required")
+		fmt.Fprintln(os.Stderr, "model-data train: -store is required")
 		return 2
 	}
 	src := pgdata.Source{Config: db}

@@ -34,7 +34,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	if err := os.WriteFile(secret, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dbEnv := []string{"MODEL_DATABASE_URL=" + url, "MODEL_DATABASE_PASSWORD_FILE=" + secret}
+	dbEnv := []string{"PENGUINS_DB_URL=" + url, "PENGUINS_DB_PASSWORD_FILE=" + secret}
 	run := func(env []string, args ...string) (string, int) {
 		cmd := exec.Command(filepath.Join(bin, "model-data"), args...)
 		cmd.Env = append(cleanEnv(), env...)
@@ -78,7 +78,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "wrong")
 	os.WriteFile(bad, []byte("wrong-password"), 0o600)
 	began := time.Now()
-	out, code = run([]string{"MODEL_DATABASE_URL=" + url, "MODEL_DATABASE_PASSWORD_FILE=" + bad}, "train", "-store", store)
+	out, code = run([]string{"PENGUINS_DB_URL=" + url, "PENGUINS_DB_PASSWORD_FILE=" + bad}, "train", "-store", store)
 	if code != 1 || !strings.Contains(out, "authentication failed") || time.Since(began) > 10*time.Second {
 		t.Errorf("wrong password: exit %d after %s: %s", code, time.Since(began), out)
 	}
@@ -86,7 +86,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 		t.Errorf("the store changed after a failed train: %v", vs)
 	}
 	// Configuration errors name the variable.
-	if out, code := run(nil, "seed"); code != 1 || !strings.Contains(out, "MODEL_DATABASE_URL") {
+	if out, code := run(nil, "seed"); code != 1 || !strings.Contains(out, "PENGUINS_DB_URL") {
 		t.Errorf("no URL: exit %d: %s", code, out)
 	}
 
@@ -131,11 +131,12 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 }
 
-// cleanEnv is the test's environment without MODEL_ variables.
+// cleanEnv is the test's environment without the model service's and
+// model-data's variables.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MODEL_") {
+		if !strings.HasPrefix(kv, "MODEL_") && !strings.HasPrefix(kv, envPrefix+"_") {
 			env = append(env, kv)
 		}
 	}
