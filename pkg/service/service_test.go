@@ -126,9 +126,9 @@ func TestServeDrains(t *testing.T) {
 	<-started
 	cancel()
 	<-drained
-	time.Sleep(50 * time.Millisecond)
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
-		t.Error("connection accepted while draining")
+	// The listener closes right after the readiness hook; poll for it.
+	if !refusedWithin(ln.Addr().String(), 5*time.Second) {
+		t.Error("connections still accepted 5s into the drain")
 	}
 	select {
 	case err := <-served:
@@ -162,4 +162,16 @@ func TestServeDrainDeadline(t *testing.T) {
 	if err := <-served; err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") {
 		t.Errorf("Serve = %v, want a drain deadline error", err)
 	}
+}
+
+// refusedWithin polls addr until a connection is refused, for up to d.
+func refusedWithin(addr string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+	}
+	return false
 }

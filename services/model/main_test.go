@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -122,6 +124,40 @@ func (p *proc) waitReady(t *testing.T) {
 	t.Fatal("not ready within 10s")
 }
 
+// inFlight reads the service's http_requests_in_flight gauge.
+func (p *proc) inFlight(t *testing.T) float64 {
+	t.Helper()
+	resp, err := http.Get(p.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "http_requests_in_flight "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("http_requests_in_flight %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no http_requests_in_flight in /metrics")
+	return 0
+}
+
+// refusedWithin polls addr until a connection is refused, for up to d.
+func refusedWithin(addr string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+	}
+	return false
+}
+
 func (p *proc) wait(t *testing.T) int {
 	t.Helper()
 	select {
@@ -145,6 +181,7 @@ func TestZeroConfigServesAndDrainsOnSIGTERM(t *testing.T) {
 
 	// Start a request whose body arrives slowly, then send SIGTERM while it
 	// is in flight: it must complete, and the process must exit 0.
+	idle := p.inFlight(t) // 1 if the scrape counts itself
 	pr, pw := io.Pipe()
 	type result struct {
 		status int
@@ -163,14 +200,19 @@ func TestZeroConfigServesAndDrainsOnSIGTERM(t *testing.T) {
 		res <- result{status: resp.StatusCode, body: string(b)}
 	}()
 	io.WriteString(pw, `{"bill_length_mm": 45, `)
-	time.Sleep(200 * time.Millisecond) // the request is now in flight
+	// The request is in flight once the service counts it.
+	for deadline := time.Now().Add(5 * time.Second); p.inFlight(t) <= idle; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request was not in flight within 5s")
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	// New connections are refused while draining.
-	if _, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
-		t.Error("new connection accepted after SIGTERM")
+	// New connections are refused while draining: soon after SIGTERM, and
+	// while the slow request still holds the process up.
+	if !refusedWithin(p.addr, 5*time.Second) {
+		t.Error("new connections still accepted 5s after SIGTERM")
 	}
 	io.WriteString(pw, `"species": "Gentoo", "sex": "male"}`)
 	pw.Close()
