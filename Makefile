@@ -10,6 +10,9 @@ LDFLAGS   := -s -w -X github.com/palmerops/penguins/pkg/buildinfo.Version=$(VERS
 FUZZTIME  ?= 10s
 PERF_FLAGS ?=
 COMPOSE_IMAGES ?= offline
+# Compose implementations for compose-test: v1 (docker-compose 1.29), v2
+# (docker compose), or both; empty: every one installed.
+COMPOSE   ?=
 BIN       := bin
 
 .PHONY: compose-up help run build test unit fuzz lint fmt-check vet staticcheck modules generate templ-check compose-test vulncheck site bench loadtest perf clean
@@ -77,9 +80,9 @@ compose-up: ## docker compose up --build with no registry: the Go build image im
 	cd .cache/compose && BUILD_IMAGE=$$image RUNTIME_IMAGE=scratch COMPOSE_PROJECT_NAME=penguins \
 	$$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) up --build
 
-compose-test: ## the compose end-to-end test: builds both images with no registry, up, agree, stop/start, restart under load, down -v
+compose-test: ## the compose end-to-end test under each Compose installed, v1 and v2 (COMPOSE=v2 picks one): no-registry images, up, agree, stop/start, restart under load, down -v
 	@if ! docker info >/dev/null 2>&1; then echo "compose-test SKIPPED: no Docker engine reachable"; exit 0; fi; \
-	COMPOSE_TEST=1 COMPOSE_IMAGES=$(COMPOSE_IMAGES) go test ./deploy -run '^TestCompose$$' -count=1 -v -timeout 40m
+	COMPOSE_TEST=1 COMPOSE="$(COMPOSE)" COMPOSE_IMAGES=$(COMPOSE_IMAGES) go test ./deploy -run '^TestCompose$$' -count=1 -v -timeout 60m
 
 vulncheck: ## govulncheck every module (needs the Go vulnerability database online, as on CI runners)
 	go tool govulncheck $(PKGS)

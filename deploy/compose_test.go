@@ -27,6 +27,13 @@ import (
 // image is imported from this machine's toolchain, modules are vendored into
 // a throw-away copy of the tree (deploy/offline-context.sh), and the images
 // are built FROM scratch.
+//
+// It runs once under each Compose implementation, as subtests v1 (Debian's
+// docker-compose 1.29) and v2 (the docker compose plugin, what Docker
+// Desktop and GitHub's runners ship). COMPOSE names the ones to run ("v1
+// v2", "v2"), each of which must be installed; without it, every one that
+// is installed runs, and a missing v2 fails in CI (CI set) and is skipped
+// elsewhere.
 func TestCompose(t *testing.T) {
 	if os.Getenv("COMPOSE_TEST") == "" {
 		t.Skip("set COMPOSE_TEST=1 (make compose-test) to run the compose end-to-end test")
@@ -34,8 +41,19 @@ func TestCompose(t *testing.T) {
 	if err := exec.Command("docker", "info").Run(); err != nil {
 		t.Skip("SKIPPED: no Docker engine reachable")
 	}
-	c := newCompose(t)
+	impls := composeImplementations(t)
+	dir, images := buildContext(t)
+	for _, impl := range impls {
+		t.Run(impl.name, func(t *testing.T) {
+			if impl.cmd == nil {
+				t.Skip(impl.missing)
+			}
+			testCompose(t, newCompose(t, impl, dir, images))
+		})
+	}
+}
 
+func testCompose(t *testing.T, c *compose) {
 	// Every environment's configuration is valid.
 	for _, env := range []string{"dev", "staging", "prod"} {
 		c.run(t, []string{"PENGUINS_ENV=" + env}, "config", "-q")
@@ -57,7 +75,7 @@ func TestCompose(t *testing.T) {
 	c.run(t, nil, "up", "-d")
 	c.waitHealthy(t, "model-service", 90*time.Second)
 	c.waitHealthy(t, "frontend-service", 90*time.Second)
-	fmt.Printf("compose: up to healthy in %.1fs\n", time.Since(start).Seconds())
+	c.printf("up to healthy in %.1fs", time.Since(start).Seconds())
 
 	// 2. The model API and the frontend agree.
 	api, err := modelapi.NewClient(modelapi.ClientOptions{BaseURL: c.modelURL})
@@ -73,7 +91,7 @@ func TestCompose(t *testing.T) {
 	if status != http.StatusOK || mass != direct {
 		t.Fatalf("frontend says %q (status %d), the model API %s", mass, status, direct)
 	}
-	fmt.Printf("compose: model API and frontend agree: %s g for a 45 mm male Gentoo\n", mass)
+	c.printf("model API and frontend agree: %s g for a 45 mm male Gentoo", mass)
 
 	// 3. Stop the model service: it drains and exits 0; the frontend stays
 	// healthy and says the prediction service is unavailable; then start it
@@ -102,7 +120,7 @@ func TestCompose(t *testing.T) {
 	if h := c.inspect(t, "frontend-service", "{{.State.Health.Status}}"); h != "healthy" {
 		t.Errorf("frontend health %s", h)
 	}
-	fmt.Println("compose: model service stopped (exit 0) and started; the frontend stayed up and recovered by itself")
+	c.printf("model service stopped (exit 0) and started; the frontend stayed up and recovered by itself")
 
 	// 4. Restart the model service under a steady stream of predictions
 	// through the frontend.
@@ -140,7 +158,7 @@ func TestCompose(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	fmt.Printf("compose: restart of model-service (%.1fs) under load: %d predictions through the frontend, %d failed\n",
+	c.printf("restart of model-service (%.1fs) under load: %d predictions through the frontend, %d failed",
 		took.Seconds(), sent.Load(), failed.Load())
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d predictions failed across a model-service restart; the frontend's retries (about 2.5 s) should cover it", failed.Load(), sent.Load())
@@ -158,13 +176,84 @@ func TestCompose(t *testing.T) {
 	if md.Version != want || !md.Serving.Pinned {
 		t.Errorf("prod serves %s (pinned %v), want the pinned %s", md.Version, md.Serving.Pinned, want)
 	}
-	fmt.Printf("compose: prod serves the pinned model %s\n", md.Version)
+	c.printf("prod serves the pinned model %s", md.Version)
 }
 
-// compose runs docker compose (v2) or docker-compose (1.29) on a copy of the
-// tree with vendored modules.
+// implementation is one Compose implementation: its subtest's name and its
+// command, or why it is missing.
+type implementation struct {
+	name    string
+	cmd     []string
+	missing string
+}
+
+// composeImplementations finds v1 and v2 and picks the ones to run (see
+// TestCompose). A docker-compose binary that is Compose v2 standalone does
+// not count as v1.
+func composeImplementations(t *testing.T) []implementation {
+	found := map[string]implementation{
+		"v1": {name: "v1", missing: "Compose v1 is not installed (Debian: apt-get install docker-compose)"},
+		"v2": {name: "v2", missing: "Compose v2 is not installed (`docker compose version` fails; .ci/run installs it)"},
+	}
+	if out, err := exec.Command("docker-compose", "version").CombinedOutput(); err == nil && strings.HasPrefix(string(out), "docker-compose version 1.") {
+		found["v1"] = implementation{name: "v1", cmd: []string{"docker-compose"}}
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		found["v2"] = implementation{name: "v2", cmd: []string{"docker", "compose"}}
+	}
+	var impls []implementation
+	if want := strings.Fields(strings.ReplaceAll(os.Getenv("COMPOSE"), ",", " ")); len(want) > 0 {
+		for _, name := range want {
+			impl, ok := found[name]
+			switch {
+			case !ok:
+				t.Fatalf("COMPOSE=%q: want v1, v2 or both", os.Getenv("COMPOSE"))
+			case impl.cmd == nil:
+				t.Fatalf("COMPOSE asks for %s: %s", name, impl.missing)
+			}
+			impls = append(impls, impl)
+		}
+		return impls
+	}
+	if found["v2"].cmd == nil && os.Getenv("CI") != "" {
+		t.Fatal(found["v2"].missing)
+	}
+	if found["v1"].cmd == nil && found["v2"].cmd == nil {
+		t.Fatal("neither Compose v1 (docker-compose) nor v2 (docker compose) is installed")
+	}
+	return []implementation{found["v1"], found["v2"]}
+}
+
+// buildContext returns the directory compose builds from and the build
+// image settings. By default, the same preparation as `make compose-up`: a
+// Go build image imported from this machine, a vendored copy of the tree,
+// and images FROM scratch. With COMPOSE_IMAGES=defaults (CI runners that can
+// pull), the tree itself with the Dockerfiles' default images.
+func buildContext(t *testing.T) (dir string, images []string) {
+	if os.Getenv("COMPOSE_IMAGES") == "defaults" {
+		root, err := filepath.Abs("..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return root, nil
+	}
+	dir = t.TempDir()
+	prep := exec.Command("./offline-context.sh", dir)
+	var stderr bytes.Buffer
+	prep.Stderr = &stderr
+	out, err := prep.Output()
+	if err != nil {
+		t.Fatalf("offline-context.sh: %v\n%s", err, stderr.String())
+	}
+	return dir, []string{"BUILD_IMAGE=" + strings.TrimSpace(string(out)), "RUNTIME_IMAGE=scratch"}
+}
+
+// compose runs one Compose implementation on the build context, as its own
+// project.
 type compose struct {
+	name       string // v1 or v2
 	cmd        []string
+	project    string
 	dbPassword string // a password file for the db profile; never used to connect
 	dir        string
 	env        []string
@@ -172,40 +261,10 @@ type compose struct {
 	frontURL   string
 }
 
-func newCompose(t *testing.T) *compose {
-	c := &compose{}
-	if exec.Command("docker", "compose", "version").Run() == nil {
-		c.cmd = []string{"docker", "compose"}
-	} else if _, err := exec.LookPath("docker-compose"); err == nil {
-		c.cmd = []string{"docker-compose"}
-	} else {
-		t.Fatal("neither `docker compose` nor `docker-compose` is available")
-	}
+func newCompose(t *testing.T, impl implementation, dir string, images []string) *compose {
+	c := &compose{name: impl.name, cmd: impl.cmd, dir: dir, project: "penguins-e2e-" + impl.name}
 	out, _ := exec.Command(c.cmd[0], append(c.cmd[1:], "version")...).CombinedOutput()
 	t.Logf("using %s: %s", strings.Join(c.cmd, " "), firstLine(out))
-
-	// By default, the same preparation as `make compose-up`: a Go build
-	// image imported from this machine, a vendored copy of the tree, and
-	// images FROM scratch. With COMPOSE_IMAGES=defaults (CI runners that can
-	// pull), the tree itself with the Dockerfiles' default images.
-	var images []string
-	if os.Getenv("COMPOSE_IMAGES") == "defaults" {
-		root, err := filepath.Abs("..")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.dir = root
-	} else {
-		c.dir = t.TempDir()
-		prep := exec.Command("./offline-context.sh", c.dir)
-		var stderr bytes.Buffer
-		prep.Stderr = &stderr
-		out, err := prep.Output()
-		if err != nil {
-			t.Fatalf("offline-context.sh: %v\n%s", err, stderr.String())
-		}
-		images = []string{"BUILD_IMAGE=" + strings.TrimSpace(string(out)), "RUNTIME_IMAGE=scratch"}
-	}
 
 	c.dbPassword = filepath.Join(t.TempDir(), "db_password")
 	if err := os.WriteFile(c.dbPassword, []byte("unused\n"), 0o600); err != nil {
@@ -215,8 +274,8 @@ func newCompose(t *testing.T) *compose {
 	modelPort, frontPort := freePort(t), freePort(t)
 	c.modelURL, c.frontURL = "http://127.0.0.1:"+modelPort, "http://127.0.0.1:"+frontPort
 	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	c.env = append(images,
-		"COMPOSE_PROJECT_NAME=penguins-e2e",
+	c.env = append(append([]string{}, images...),
+		"COMPOSE_PROJECT_NAME="+c.project,
 		"VERSION=e2e", "COMMIT="+strings.TrimSpace(string(commit)), "IMAGE_PREFIX=penguins-e2e",
 		"MODEL_PORT="+modelPort, "FRONTEND_PORT="+frontPort, "BIND_ADDR=127.0.0.1",
 	)
@@ -230,6 +289,11 @@ func newCompose(t *testing.T) *compose {
 		}
 	})
 	return c
+}
+
+// printf prints a result line, named after the implementation.
+func (c *compose) printf(format string, args ...any) {
+	fmt.Printf("compose %s: %s\n", c.name, fmt.Sprintf(format, args...))
 }
 
 func (c *compose) output(env []string, args ...string) ([]byte, error) {
@@ -254,7 +318,7 @@ func (c *compose) buildImages(t *testing.T) {
 	c.run(t, nil, "build")
 	// model-data, the db profile's job image, too.
 	c.run(t, []string{"DB_PASSWORD_FILE=" + c.dbPassword}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "build", "seed")
-	fmt.Printf("compose: images built in %.0fs\n", time.Since(start).Seconds())
+	c.printf("images built in %.0fs", time.Since(start).Seconds())
 	for _, svc := range []string{"model-service", "frontend-service", "model-data"} {
 		image := "penguins-e2e/" + svc + ":e2e"
 		out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", image).Output()
@@ -263,7 +327,7 @@ func (c *compose) buildImages(t *testing.T) {
 		}
 		size, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
 		mb := float64(size) / 1e6
-		fmt.Printf("compose: image %s: %.1f MB (target ≤ 20 MB)\n", image, mb)
+		c.printf("image %s: %.1f MB (target ≤ 20 MB)", image, mb)
 		if mb > 20 {
 			t.Errorf("image %s is %.1f MB, over 20 MB", image, mb)
 		}
@@ -274,13 +338,15 @@ func (c *compose) buildImages(t *testing.T) {
 	}
 }
 
+// container returns the id of svc's container, running or not: v2's ps
+// lists only running containers unless -a, which v1 accepts too.
 func (c *compose) container(t *testing.T, svc string) string {
 	t.Helper()
-	id := strings.TrimSpace(c.run(t, nil, "ps", "-q", svc))
-	if id == "" {
-		t.Fatalf("no container for %s", svc)
+	ids := strings.Fields(c.run(t, nil, "ps", "-a", "-q", svc))
+	if len(ids) != 1 {
+		t.Fatalf("%d containers for %s, want one: %v", len(ids), svc, ids)
 	}
-	return id
+	return ids[0]
 }
 
 func (c *compose) inspect(t *testing.T, svc, format string) string {
