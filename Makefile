@@ -21,18 +21,23 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # Both services run in the background of one shell that waits for either to
-# end. Ctrl-C reaches both (they share make's process group) and each drains;
-# the trap also stops them when only the shell is signalled, or when one of
-# them fails. It signals the two services by pid, never the group (`kill 0`
-# would signal the shell itself and re-enter the trap).
+# end (polling: macOS's bash 3.2 has no `wait -n`), each in a process group
+# of its own (set -m), so that Ctrl-C reaches only make and the shell. The
+# shell's trap then sends each service exactly one SIGTERM, by pid, and
+# waits for both to drain (a second signal could stop a service after its
+# drain, before its last log lines are written); it does the same when one
+# of them fails. Never `kill 0`: it signals the shell itself and re-enters
+# the trap.
 run: build ## run both services: the model API on :8080 (trained from the embedded data), the frontend on :8000
-	@$(BIN)/model-service & model=$$!; \
+	@set -m; \
+	$(BIN)/model-service & model=$$!; \
 	addr=$${MODEL_ADDR:-:8080}; \
 	FRONTEND_MODEL_URL=$${FRONTEND_MODEL_URL:-http://127.0.0.1:$${addr##*:}} $(BIN)/frontend-service & front=$$!; \
+	set +m; \
 	stop() { trap '' HUP INT TERM; kill -TERM $$model $$front 2>/dev/null; \
 		s=0; wait $$model || s=$$?; wait $$front || s=$$?; exit $$s; }; \
 	trap stop HUP INT TERM; \
-	wait -n || true; stop
+	while kill -0 $$model 2>/dev/null && kill -0 $$front 2>/dev/null; do sleep 1 & wait $$! || true; done; stop
 
 build: ## build static binaries into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/model-service ./services/model
