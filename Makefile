@@ -28,11 +28,11 @@ help: ## list targets
 # drain, before its last log lines are written); it does the same when one
 # of them fails. Never `kill 0`: it signals the shell itself and re-enters
 # the trap.
-run: build ## run both services: the model API on :8080 (trained from the embedded data), the frontend on :8000
+run: build ## run both services on loopback: the model API on 127.0.0.1:8080 (trained from the embedded data), the frontend on 127.0.0.1:8000
 	@set -m; \
-	$(BIN)/model-service & model=$$!; \
-	addr=$${MODEL_ADDR:-:8080}; \
-	FRONTEND_MODEL_URL=$${FRONTEND_MODEL_URL:-http://127.0.0.1:$${addr##*:}} $(BIN)/frontend-service & front=$$!; \
+	addr=$${MODEL_ADDR:-127.0.0.1:8080}; \
+	MODEL_ADDR=$$addr $(BIN)/model-service & model=$$!; \
+	FRONTEND_ADDR=$${FRONTEND_ADDR:-127.0.0.1:8000} FRONTEND_MODEL_URL=$${FRONTEND_MODEL_URL:-http://127.0.0.1:$${addr##*:}} $(BIN)/frontend-service & front=$$!; \
 	set +m; \
 	stop() { trap '' HUP INT TERM; kill -TERM $$model $$front 2>/dev/null; \
 		s=0; wait $$model || s=$$?; wait $$front || s=$$?; exit $$s; }; \

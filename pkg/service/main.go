@@ -51,10 +51,12 @@ func Dispatch(name, usage, def string, cmds map[string]Command, args []string) i
 // until they arrive, and returns the exit code: 1, after logging why, when
 // serve fails.
 func RunServer(name, env string, level zapcore.Level, serve func(ctx context.Context, log *zap.Logger) error) int {
-	log, flush := NewLogger(os.Stdout, name, env, buildinfo.Version, level)
-	defer flush() // after the last line: a graceful stop loses none
+	// Signals stay trapped until the logs are flushed (deferred calls run
+	// last first): a second Ctrl-C during the flush cannot cut it short.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	log, flush := NewLogger(os.Stdout, name, env, buildinfo.Version, level)
+	defer flush() // after the last line: a graceful stop loses none
 	if err := serve(ctx, log); err != nil {
 		log.Error(name+" failed", zap.Error(err))
 		return 1
