@@ -165,6 +165,14 @@ func charts() []chart {
 					{"Adelie", 0.438, 0.5}, {"Chinstrap", 0.204, 0}, {"Gentoo", 0.357, 0.5},
 				})
 			}},
+		{"periods", "RMSE by year",
+			"Line chart of RMSE (g) in 3 periods: 2007 (n=103): 310.2; 2008 (n=113): 285.7; 2009 (n=117): 301.95; a dashed line marks training data (n=333) at 296.4.",
+			func() ([]byte, error) {
+				return Periods("RMSE by year", "RMSE (g)", rmseByYear(), &Reference{Name: "Training data (n=333)", Value: 296.4})
+			}},
+		{"periods-one", "R² by year",
+			"Line chart of R² in 1 period: 2007 (n=103): 0.872.",
+			func() ([]byte, error) { return Periods("R² by year", "R²", []PeriodValue{{"2007", 103, 0.872}}, nil) }},
 		{"shares-empty", "Sex, no records yet",
 			"Bar chart of the share of records in each of 2 bins of sex, training data against last 0 records: female: 49.5% against 0.0%; male: 50.5% against 0.0%.",
 			func() ([]byte, error) {
@@ -327,9 +335,19 @@ func TestBadInput(t *testing.T) {
 		"shares duplicate": func() ([]byte, error) {
 			return Shares("t", "x", "a", "b", []Share{{"male", 0.5, 0.5}, {"male", 0.5, 0.5}})
 		},
-		"shares NaN":      func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", math.NaN(), 0}}) },
-		"shares negative": func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 0.5, -0.1}}) },
-		"shares over one": func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 1.5, 0}}) },
+		"periods none":       func() ([]byte, error) { return Periods("t", "y", nil, nil) },
+		"periods no title":   func() ([]byte, error) { return Periods("", "y", rmseByYear(), nil) },
+		"periods no label":   func() ([]byte, error) { return Periods("t", "y", []PeriodValue{{N: 1, Value: 1}}, nil) },
+		"periods duplicate":  func() ([]byte, error) { return Periods("t", "y", []PeriodValue{{"2007", 1, 1}, {"2007", 1, 2}}, nil) },
+		"periods negative n": func() ([]byte, error) { return Periods("t", "y", []PeriodValue{{"2007", -1, 1}}, nil) },
+		"periods NaN":        func() ([]byte, error) { return Periods("t", "y", []PeriodValue{{"2007", 1, math.NaN()}}, nil) },
+		"periods Inf reference": func() ([]byte, error) {
+			return Periods("t", "y", rmseByYear(), &Reference{Name: "r", Value: math.Inf(1)})
+		},
+		"periods nameless reference": func() ([]byte, error) { return Periods("t", "y", rmseByYear(), &Reference{Value: 1}) },
+		"shares NaN":                 func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", math.NaN(), 0}}) },
+		"shares negative":            func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 0.5, -0.1}}) },
+		"shares over one":            func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 1.5, 0}}) },
 	}
 	for name, draw := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -493,6 +511,9 @@ func TestNoStyleAttributes(t *testing.T) {
 			return PredictionCurve("c", "x", "y", []CurvePoint{{X: 1, Y: 2, Lower: 1, Upper: 3}, {X: 2, Y: 3, Lower: 2, Upper: 4}}, Point{X: 1.5, Y: 2.5}, "m")
 		},
 		"shares": func() ([]byte, error) { return Shares("s", "x", "a", "b", billShares()) },
+		"periods": func() ([]byte, error) {
+			return Periods("p", "y", rmseByYear(), &Reference{Name: "r", Value: 300})
+		},
 	}
 	for name, f := range svgs {
 		svg, err := f()
