@@ -159,11 +159,11 @@ type StatusPage struct {
 }
 
 // MonitoringPage shows how the records the model service scored recently
-// compare with its training data.
+// compare with its training data, and how the model did on ground truth.
 type MonitoringPage struct {
 	Layout
-	// Unavailable is set when the model API did not answer; the page then
-	// shows only it and the alert rules.
+	// Unavailable is set when the model API answered neither call; the
+	// page then shows only it and the alert rules.
 	Unavailable *Notice
 	Summary     Notice // the verdict: not tracked, not enough traffic, or the worst status
 	Version     string // the served model the drift is measured against
@@ -172,7 +172,43 @@ type MonitoringPage struct {
 	Window      DriftWindow
 	Thresholds  string // how a status follows from the PSI, in words
 	Features    []FeatureDrift
+	// DriftError is set when the drift call failed but the performance
+	// call did not: the drift part shows only it.
+	DriftError  *Notice
+	Performance Performance
 	AlertRules  AlertRules
+}
+
+// Performance is the served model's metrics by period from ground truth:
+// labelled observations scored and pinned by the model service's evaluate
+// subcommand.
+type Performance struct {
+	// Notice says why there are no metrics to show: nothing pinned yet, a
+	// model service without the endpoint, or a failed call.
+	Notice *Notice
+	// PinHint is the command that pins metrics, shown while nothing is
+	// pinned; "" otherwise.
+	PinHint   string
+	Version   string
+	Period    string // the periods' kind, for people: "year"
+	Charts    []MetricChart
+	Rows      []PerformanceRow
+	Reference *PerformanceRow // the metrics on the training data; nil when the model service has none
+}
+
+// MetricChart is one metric by period: an SVG element drawn by the charts
+// package, or "" with ChartError saying why.
+type MetricChart struct {
+	ID, Name   string // the model API's metric (rmse) and its name for people
+	SVG        string
+	ChartError string
+}
+
+// PerformanceRow is one period's metrics, formatted; a metric the model
+// service did not send is "–".
+type PerformanceRow struct {
+	Period, N            string
+	RMSE, MAE, RSQ, Bias string
 }
 
 // DriftWindow is the window of recent records, formatted.

@@ -32,6 +32,9 @@ type ModelAPI interface {
 	Diagnostics(ctx context.Context) (*modelapi.Diagnostics, error)
 	Ready(ctx context.Context) (*modelapi.Health, error)
 	Drift(ctx context.Context) (*modelapi.Drift, error)
+	// Performance is the served version's metrics on ground truth when
+	// version is "".
+	Performance(ctx context.Context, version string) (*modelapi.Performance, error)
 }
 
 // Options configure an App.

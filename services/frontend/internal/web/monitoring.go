@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,10 +23,13 @@ import (
 // alertRulesPath is where the repository keeps the Prometheus alert rules.
 const alertRulesPath = "deploy/monitoring/alerts.yml"
 
-// monitoring serves the model service's drift report. The report is live
-// (it changes with every scored record), so its charts are drawn for each
-// page and put in the page itself: one call to the model API, and the
-// charts always agree with the table beside them.
+// monitoring serves the model service's drift report and the served
+// model's performance on ground truth. Both are live (drift changes with
+// every scored record, performance with every evaluation pinned), so their
+// charts are drawn for each page and put in the page itself: the charts
+// always agree with the tables beside them. The two calls run side by side
+// under the page's budget, and one failing costs only its own part: the
+// page is an error only when neither answered.
 func (a *App) monitoring(c echo.Context) error {
 	v := views.MonitoringPage{
 		Layout:     a.layout("Monitoring", "monitoring", views.ServedLinks),
@@ -33,20 +37,43 @@ func (a *App) monitoring(c echo.Context) error {
 	}
 	ctx, cancel := a.modelCtx(c)
 	defer cancel()
-	d, err := a.api.Drift(ctx)
-	if err != nil {
-		status, n := a.modelFailure(c, "drift", err)
-		if apiErr, ok := errors.AsType[*modelapi.APIError](err); ok && apiErr.Status == http.StatusNotFound {
-			// A model service older than drift tracking, as during a
-			// rolling update: nothing is wrong, there is just no report.
-			d, status = &modelapi.Drift{Reason: "the model service has no /monitoring/drift: it predates drift tracking"}, http.StatusOK
-		} else {
-			if status == http.StatusServiceUnavailable {
-				n.Text = "The model API is not answering, so there is no drift report to show. This page works again as soon as it is back."
-			}
-			v.Unavailable = n
-			return render(c, status, views.MonitoringView(v))
+	var (
+		d          *modelapi.Drift
+		p          *modelapi.Performance
+		dErr, pErr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { d, dErr = a.api.Drift(ctx) })
+	wg.Go(func() { p, pErr = a.api.Performance(ctx, "") })
+	wg.Wait()
+
+	var perfErr error
+	v.Performance, perfErr = a.performance(c, p, pErr)
+	if perfErr != nil {
+		// The section says which chart is missing; the table is complete.
+		a.log.Error("performance chart failed", zap.String("request_id", service.RequestID(c)), zap.String("model_version", p.Version), zap.Error(perfErr))
+	}
+	switch {
+	case dErr != nil && notFound(dErr):
+		a.modelFailure(c, "drift", dErr)
+		// A model service older than drift tracking, as during a rolling
+		// update: nothing is wrong, there is just no report.
+		d = &modelapi.Drift{Reason: "the model service has no /monitoring/drift: it predates drift tracking"}
+	case dErr != nil:
+		status, n := a.modelFailure(c, "drift", dErr)
+		if status == http.StatusServiceUnavailable {
+			n.Text = "The model API is not answering, so there is no drift report to show. This page works again as soon as it is back."
 		}
+		v.DriftError = n
+		if pErr == nil || notFound(pErr) {
+			return render(c, http.StatusOK, views.MonitoringView(v))
+		}
+		// Neither call answered: the page is the error.
+		if status == http.StatusServiceUnavailable && unavailable(pErr) {
+			n.Text = "The model API is not answering, so there is no drift report or model performance to show. This page works again as soon as it is back."
+			v.Unavailable, v.DriftError = n, nil
+		}
+		return render(c, status, views.MonitoringView(v))
 	}
 	var chartErr error
 	v, chartErr = driftView(v, d, time.Now())
@@ -55,6 +82,13 @@ func (a *App) monitoring(c echo.Context) error {
 		a.log.Error("drift chart failed", zap.String("request_id", service.RequestID(c)), zap.String("model_version", d.Version), zap.Error(chartErr))
 	}
 	return render(c, http.StatusOK, views.MonitoringView(v))
+}
+
+// notFound reports whether the model API answered 404: the route is
+// missing, from a model service older than it.
+func notFound(err error) bool {
+	apiErr, ok := errors.AsType[*modelapi.APIError](err)
+	return ok && apiErr.Status == http.StatusNotFound
 }
 
 // driftView fills the Monitoring page from the drift report d, asked for

@@ -222,6 +222,8 @@ func TestMonitoringDriftNotTracked(t *testing.T) {
 	ts := newTestApp(t, api)
 	older := newTestApp(t, &fakeAPI{drift: func(context.Context) (*modelapi.Drift, error) {
 		return nil, &modelapi.APIError{Op: "drift", Status: http.StatusNotFound, Body: `{"message":"Not Found"}`}
+	}, performance: func(context.Context, string) (*modelapi.Performance, error) {
+		return nil, &modelapi.APIError{Op: "performance", Status: http.StatusNotFound, Body: `{"message":"Not Found"}`}
 	}})
 	for name, c := range map[string]struct {
 		ts   *httptest.Server
@@ -235,7 +237,7 @@ func TestMonitoringDriftNotTracked(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(n, "Drift is not tracked") || !strings.Contains(n, c.want) {
 			t.Errorf("%s: status %d, notice %q", name, resp.StatusCode, n)
 		}
-		if doc.Find("[data-testid=drift-table], svg").Length() != 0 {
+		if doc.Find("[data-testid=drift-table], [data-testid=drift-chart]").Length() != 0 {
 			t.Errorf("%s: shows a table or chart", name)
 		}
 		if !strings.Contains(doc.Find("[data-testid=alert-rules]").Text(), alertRulesPath) {

@@ -34,6 +34,7 @@ type fakeAPI struct {
 	diagnostics func(ctx context.Context) (*modelapi.Diagnostics, error)
 	ready       func(ctx context.Context) (*modelapi.Health, error)
 	drift       func(ctx context.Context) (*modelapi.Drift, error)
+	performance func(ctx context.Context, version string) (*modelapi.Performance, error)
 	calls       atomic.Int64
 }
 
@@ -56,6 +57,10 @@ func (f *fakeAPI) Ready(ctx context.Context) (*modelapi.Health, error) {
 func (f *fakeAPI) Drift(ctx context.Context) (*modelapi.Drift, error) {
 	f.calls.Add(1)
 	return f.drift(ctx)
+}
+func (f *fakeAPI) Performance(ctx context.Context, version string) (*modelapi.Performance, error) {
+	f.calls.Add(1)
+	return f.performance(ctx, version)
 }
 
 var errDown = &modelapi.APIError{Op: "test", Status: http.StatusServiceUnavailable, Body: "down"}
@@ -98,6 +103,12 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 			return &modelapi.Health{Status: "ready", Version: a.Version}, nil
 		},
 		drift: func(context.Context) (*modelapi.Drift, error) { return driftReport(a.Version, 250), nil },
+		performance: func(_ context.Context, version string) (*modelapi.Performance, error) {
+			if version != "" {
+				return nil, &modelapi.APIError{Op: "performance", Status: http.StatusNotFound, Body: "only the served version"}
+			}
+			return pinnedPerformance(a.Version), nil
+		},
 	}, a
 }
 
@@ -141,6 +152,7 @@ func downAPI() *fakeAPI {
 		diagnostics: func(context.Context) (*modelapi.Diagnostics, error) { return nil, errDown },
 		ready:       func(context.Context) (*modelapi.Health, error) { return nil, errDown },
 		drift:       func(context.Context) (*modelapi.Drift, error) { return nil, errDown },
+		performance: func(context.Context, string) (*modelapi.Performance, error) { return nil, errDown },
 	}
 }
 
