@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -180,6 +181,33 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Errorf("the Monitoring page does not show four charts: %v", err)
 	}
 
+	// Model performance, in whatever state the model service gives: the
+	// charts and table once metrics are pinned, "no ground truth yet"
+	// while none are or while the model service has no
+	// /monitoring/performance (a 404). The charts themselves are covered
+	// by the web tests.
+	perf, perfErr := api.Performance(context.Background(), "")
+	if perfErr != nil {
+		if apiErr, ok := errors.AsType[*modelapi.APIError](perfErr); !ok || apiErr.Status != http.StatusNotFound {
+			t.Fatalf("performance: %v", perfErr)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("[data-testid=performance]")), shoot("monitoring-performance")); err != nil {
+		t.Fatal(err)
+	}
+	if perf != nil && len(perf.Metrics) > 0 {
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("[data-testid=performance-chart] svg")]`+
+			`.filter(s => s.getBoundingClientRect().width > 300 && s.getBoundingClientRect().height > 150).length >= 1`,
+			chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+			t.Errorf("the Monitoring page does not show the performance charts: %v", err)
+		}
+	} else {
+		n, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=performance-notice]")))
+		if err != nil || !strings.Contains(n, "No ground truth yet") {
+			t.Errorf("performance with nothing pinned (%v): notice %q (%v)", perfErr, n, err)
+		}
+	}
+
 	// A chart opened on its own renders under the same CSP.
 	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/charts/explore-scatter.svg"), shoot("chart-direct")); err != nil {
 		t.Fatal(err)
@@ -325,6 +353,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	for _, m := range []string{`model_api_calls_total{op="predict",outcome="ok"}`, `model_api_calls_total{op="predict",outcome="unavailable"}`,
 		`http_requests_total{code="503",method="GET",route="/predict"}`,
 		`model_api_calls_total{op="drift",outcome="ok"}`, `model_api_calls_total{op="drift",outcome="unavailable"}`,
+		`model_api_calls_total{op="performance",outcome="unavailable"}`,
 		`http_requests_total{code="503",method="GET",route="/monitoring"}`} {
 		if !strings.Contains(string(metrics), m) {
 			t.Errorf("/metrics lacks %s", m)

@@ -54,14 +54,13 @@ func Periods(title, yLabel string, values []PeriodValue, ref *Reference) ([]byte
 	if ref != nil {
 		lo, hi = min(lo, ref.Value), max(hi, ref.Value)
 	}
-	// Room above the highest point for its n, and a range to draw even
-	// when every value is the same.
+	// Room above and below the points for their n, and a range to draw
+	// even when every value is the same.
 	span := hi - lo
 	if span == 0 {
 		span = max(math.Abs(hi)/10, 1)
-		lo -= span / 2
 	}
-	hi += span / 5
+	lo, hi = lo-span/5, hi+span/5
 
 	p := newPlot(title, "", yLabel)
 	p.Add(horizontalGrid())
@@ -95,15 +94,36 @@ func Periods(title, yLabel string, values []PeriodValue, ref *Reference) ([]byte
 		leg.Add(ref.Name, refLine)
 	}
 
-	ns, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
-	if err != nil {
-		return nil, fmt.Errorf("charts: periods: %w", err)
+	// Each n sits on the side of its point away from the line: below a
+	// point lower than its neighbours, above any other.
+	var above, below plotter.XYLabels
+	for i, xy := range xys {
+		side := &above
+		if lowerThanNeighbours(values, i) {
+			side = &below
+		}
+		side.XYs = append(side.XYs, xy)
+		side.Labels = append(side.Labels, labels[i])
 	}
-	for i := range ns.TextStyle {
-		ns.TextStyle[i] = text.Style{Color: referenceLine.Color, Font: font.From(sans, 10), XAlign: draw.XCenter, Handler: p.Title.TextStyle.Handler}
+	for _, side := range []struct {
+		l      plotter.XYLabels
+		offset vg.Length
+		align  text.YAlignment
+	}{{above, vg.Points(7), draw.YBottom}, {below, -vg.Points(7), draw.YTop}} {
+		if len(side.l.XYs) == 0 {
+			continue
+		}
+		ns, err := plotter.NewLabels(side.l)
+		if err != nil {
+			return nil, fmt.Errorf("charts: periods: %w", err)
+		}
+		for i := range ns.TextStyle {
+			ns.TextStyle[i] = text.Style{Color: referenceLine.Color, Font: font.From(sans, 10),
+				XAlign: draw.XCenter, YAlign: side.align, Handler: p.Title.TextStyle.Handler}
+		}
+		ns.Offset = vg.Point{Y: side.offset}
+		p.Add(ns)
 	}
-	ns.Offset = vg.Point{Y: vg.Points(7)}
-	p.Add(ns)
 
 	parts := make([]string, n)
 	for i, v := range values {
@@ -119,6 +139,19 @@ func Periods(title, yLabel string, values []PeriodValue, ref *Reference) ([]byte
 		desc += fmt.Sprintf("; a dashed line marks %s at %s", lowerFirst(ref.Name), trim(ref.Value))
 	}
 	return render(p, leg, wide, periodHeight, desc+".")
+}
+
+// lowerThanNeighbours reports whether period i is below the mean of the
+// periods either side of it (or of the one it has).
+func lowerThanNeighbours(values []PeriodValue, i int) bool {
+	var sum float64
+	var k int
+	for _, j := range []int{i - 1, i + 1} {
+		if j >= 0 && j < len(values) {
+			sum, k = sum+values[j].Value, k+1
+		}
+	}
+	return k > 0 && values[i].Value < sum/float64(k)
 }
 
 // trim formats v with at most three decimals: 301.2, 0.872, 0.
