@@ -2,6 +2,7 @@
 //
 //	model-service                 serve (the default; also "serve")
 //	model-service train -store D  fit the model and write a verified version to store D
+//	model-service evaluate ...    score a version on labelled rows by period and pin the metrics
 //	model-service healthcheck     probe a running instance's /readyz; exit 0 or 1
 //	model-service version         print build information
 package main
@@ -27,6 +28,7 @@ func main() {
 	os.Exit(service.Dispatch("model-service", usage, "serve", map[string]service.Command{
 		"serve":       serveCmd,
 		"train":       trainCmd,
+		"evaluate":    evaluateCmd,
 		"healthcheck": func(args []string) int { return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080") },
 	}, os.Args[1:]))
 }
@@ -36,6 +38,7 @@ const usage = `usage: model-service [command] [flags]
 commands:
   serve        serve the model API (default)
   train        fit the model and write a verified version to a model store
+  evaluate     score a stored version on labelled rows by period; pin the metrics next to it
   healthcheck  probe a running instance's /readyz; exit 0 when ready, 1 otherwise
   version      print build information
 
