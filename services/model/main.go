@@ -105,7 +105,8 @@ func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server
 	l := api.Loaded{Pinned: cfg.Version != "", Data: cfg.source()}
 	var err error
 	if cfg.Store != "" {
-		l.Artifact, l.Model, err = massmodel.Store{Dir: cfg.Store}.Load(massmodel.Name, cfg.Version)
+		l.Store = &massmodel.Store{Dir: cfg.Store}
+		l.Artifact, l.Model, err = l.Store.Load(massmodel.Name, cfg.Version)
 		l.From = "store:" + cfg.Store
 	} else {
 		l.Artifact, l.Model, err = massmodel.TrainFrom(ctx, l.Data, time.Now())

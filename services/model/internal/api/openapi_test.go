@@ -237,6 +237,9 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	driftOff := ck.server(driftOffSrv.Handler())
+	stored := newStoreFixture(t, ck)
+	stored.pinByYear(t)
+	corrupt := corruptStoreServer(t, ck)
 
 	v := f.art.Version
 	raw := `{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}`
@@ -281,6 +284,14 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		{f.ts, "GET", "/monitoring/drift", "", "", 200},
 		{driftOff, "GET", "/monitoring/drift", "", "", 200},
 		{loading, "GET", "/monitoring/drift", "", "", 503},
+		{f.ts, "GET", "/monitoring/performance", "", "", 200},
+		{stored.ts, "GET", "/monitoring/performance", "", "", 200},
+		{stored.ts, "GET", "/monitoring/performance?version=" + stored.older, "", "", 200},
+		{stored.ts, "GET", "/monitoring/performance?version=latest", "", "", 400},
+		{stored.ts, "GET", "/monitoring/performance?version=20990101T000000Z-0123456789ab", "", "", 404},
+		{f.ts, "GET", "/monitoring/performance?version=20990101T000000Z-0123456789ab", "", "", 404},
+		{corrupt, "GET", "/monitoring/performance", "", "", 500},
+		{loading, "GET", "/monitoring/performance", "", "", 503},
 
 		{f.ts, "POST", "/predict", "application/json", raw, 200},
 		{f.ts, "POST", "/predict", "application/json", oneHotBatch, 200},

@@ -24,6 +24,7 @@ func (s *Server) routes(metrics http.Handler) {
 	e.GET("/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })
 	e.GET("/metrics", echo.WrapHandler(metrics))
 	e.GET("/monitoring/drift", s.monitoringDrift)
+	e.GET("/monitoring/performance", s.monitoringPerformance)
 
 	v2 := e.Group("/v2")
 	v2.GET("", s.oipServer)

@@ -70,6 +70,9 @@ type served struct {
 
 	drift       *drift.Tracker // nil when not tracking; driftReason says why
 	driftReason string
+
+	store     *massmodel.Store               // where pinned metrics are read; nil when trained at start-up
+	reference *modelapi.PerformanceReference // metrics on the training rows; nil when unavailable
 }
 
 // jsonContentType is the Content-Type of JSON answers, shared (net/http
@@ -93,7 +96,7 @@ func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) 
 	s := &Server{log: log, limits: limits, build: build, reg: prometheus.NewRegistry(), drift: DefaultDrift}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newModelMetrics(s.reg)
-	s.reg.MustRegister(driftCollector{s})
+	s.reg.MustRegister(driftCollector{s}, performanceCollector{s})
 	s.decoders.New = func() any { return newDecoder() }
 	s.buffers.New = func() any { return new(bytes.Buffer) }
 
@@ -127,6 +130,9 @@ type Loaded struct {
 	Model    *massmodel.Model // the artifact's verified model
 	From     string           // where the artifact came from (serving.loaded_from)
 	Pinned   bool             // whether configuration chose the version
+	// Store is the model store the artifact came from, where its metrics
+	// are pinned; nil when the model was trained at start-up.
+	Store *massmodel.Store
 	// Data is the training data the service has, or nil. It is read only
 	// for an artifact that predates stored observations, to recompute its
 	// diagnostics when it is the data the artifact was trained on.
@@ -137,7 +143,7 @@ type Loaded struct {
 // it (metadata, prototype, diagnostics) is computed here, once.
 func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	a := l.Artifact
-	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version}, loadedAt: time.Now().UTC()}
+	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version}, loadedAt: time.Now().UTC(), store: l.Store}
 	var err error
 	sv.metadata, err = json.Marshal(metadataOf(a, modelapi.Serving{
 		LoadedFrom: l.From, LoadedAt: time.Now().UTC(), Pinned: l.Pinned,
@@ -154,6 +160,9 @@ func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	}
 	d, derr := massmodel.Diagnose(ctx, a, l.Model, l.Data)
 	diag := diagnosticsOf(a, d, derr)
+	if derr == nil {
+		sv.reference = referenceOf(d)
+	}
 	if sv.diagnostics, err = json.Marshal(diag); err != nil {
 		return fmt.Errorf("encoding diagnostics: %w", err)
 	}
