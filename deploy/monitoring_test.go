@@ -91,7 +91,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	sort.Strings(alerts)
-	want := []string{"FrontendDown", "HighLatencyP99", "HighServerErrorRate", "ModelAPIDown", "ModelAPIUnreachableFromFrontend", "ModelInputDrift", "ModelInputsOutOfRange"}
+	want := []string{"FrontendDown", "HighLatencyP99", "HighServerErrorRate", "ModelAPIDown", "ModelAPIUnreachableFromFrontend", "ModelInputDrift", "ModelInputsOutOfRange", "ModelPerformanceDegraded"}
 	if !slices.Equal(alerts, want) {
 		t.Errorf("alerts %v, want %v", alerts, want)
 	}
@@ -127,13 +127,15 @@ func TestAlertUnitTestsCanFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range []struct{ from, to string }{
-		{"> 0.5\n", "> 0.2\n"},                                // unreachable: the 1-in-4 near miss fires
-		{"> 0.01\n", "> 0.004\n"},                             // 5xx: the 0.5% near miss fires
-		{"histogram_quantile(0.99", "histogram_quantile(0.5"}, // latency
-		{"> 0.05\n", "> 0.03\n"},                              // out of range: the 4% near miss fires
-		{">= 0.25", ">= 0.5"},                                 // drift: 0.4 no longer fires
-		{"for: 10m", "for: 5m"},                               // drift: the 5-minute blip fires
-		{"for: 1m", "for: 30s"},                               // down: the 30-second blip fires
+		{"> 0.5\n", "> 0.2\n"},                                        // unreachable: the 1-in-4 near miss fires
+		{"> 0.01\n", "> 0.004\n"},                                     // 5xx: the 0.5% near miss fires
+		{"histogram_quantile(0.99", "histogram_quantile(0.5"},         // latency
+		{"> 0.05\n", "> 0.03\n"},                                      // out of range: the 4% near miss fires
+		{">= 0.25", ">= 0.5"},                                         // drift: 0.4 no longer fires
+		{"for: 10m", "for: 5m"},                                       // drift: the 5-minute blip fires
+		{"for: 1m", "for: 30s"},                                       // down: the 30-second blip fires
+		{"> on (job, instance) 1.25 *", "> on (job, instance) 1.5 *"}, // performance: 1.3 times no longer fires
+		{"> on (job, instance) 1.25 *", "> on (job, instance) 1.1 *"}, // performance: 1.2 times fires
 	} {
 		if !strings.Contains(string(orig), m.from) {
 			t.Fatalf("alerts.yml has no %q to change", m.from)
@@ -324,7 +326,7 @@ func TestComposeMonitoringProfile(t *testing.T) {
 // up, ALERTS), read from their /metrics after some traffic, so that every
 // labelled series exists.
 func TestMonitoringNamesExportedMetrics(t *testing.T) {
-	s := startServices(t, 50)
+	s := startServices(t, 50, "MODEL_STORE="+evaluatedStore(t))
 	s.traffic(t, "-rate", "50", "-batch", "10", "-duration", "300ms")
 	s.traffic(t, "-shift", "out-of-range", "-rate", "20", "-duration", "100ms")
 	for _, path := range []string{"/", "/predict?bill_length_mm=45&species=Gentoo&sex=male", "/model", "/status"} {
@@ -341,7 +343,8 @@ func TestMonitoringNamesExportedMetrics(t *testing.T) {
 			exported[n] = true
 		}
 	}
-	for _, must := range []string{"model_feature_drift_psi", "model_drift_window_records", "model_api_calls_total", "model_info"} {
+	for _, must := range []string{"model_feature_drift_psi", "model_drift_window_records", "model_api_calls_total", "model_info",
+		"model_performance", "model_training_rmse"} {
 		if !exported[must] {
 			t.Fatalf("the services do not export %s after traffic", must)
 		}

@@ -57,6 +57,18 @@ func binary(t *testing.T, name string) string {
 	return filepath.Join(binDir, name)
 }
 
+// cleanEnv is the test's environment less its MODEL_ and FRONTEND_
+// variables, which the services would read.
+func cleanEnv() []string {
+	var clean []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MODEL_") && !strings.HasPrefix(kv, "FRONTEND_") {
+			clean = append(clean, kv)
+		}
+	}
+	return clean
+}
+
 // proc is a running service (or Prometheus) whose output goes to a file,
 // printed when the test fails.
 type proc struct {
@@ -70,14 +82,8 @@ type proc struct {
 // less its MODEL_ and FRONTEND_ variables.
 func startProc(t *testing.T, name, addr, bin string, args, env []string) *proc {
 	t.Helper()
-	var clean []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MODEL_") && !strings.HasPrefix(kv, "FRONTEND_") {
-			clean = append(clean, kv)
-		}
-	}
 	p := &proc{name: name, addr: addr, cmd: exec.Command(bin, args...), done: make(chan error, 1)}
-	p.cmd.Env = append(clean, env...)
+	p.cmd.Env = append(cleanEnv(), env...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)
@@ -144,14 +150,14 @@ type services struct {
 }
 
 // startServices starts both services, the model API with a drift window of
-// window records (its minimum too), both logging at warn.
-func startServices(t *testing.T, window int) *services {
+// window records (its minimum too) and modelEnv, both logging at warn.
+func startServices(t *testing.T, window int, modelEnv ...string) *services {
 	t.Helper()
 	modelAddr := "127.0.0.1:" + freePort(t)
-	model := startProc(t, "model-service", modelAddr, binary(t, "model-service"), nil, []string{
+	model := startProc(t, "model-service", modelAddr, binary(t, "model-service"), nil, append([]string{
 		"MODEL_ADDR=" + modelAddr, "MODEL_LOG_LEVEL=warn",
 		fmt.Sprintf("MODEL_DRIFT_WINDOW=%d", window), fmt.Sprintf("MODEL_DRIFT_MIN=%d", window),
-	})
+	}, modelEnv...))
 	model.waitOK(t, "/readyz")
 	frontAddr := "127.0.0.1:" + freePort(t)
 	front := startProc(t, "frontend-service", frontAddr, binary(t, "frontend-service"), nil, []string{
@@ -160,6 +166,25 @@ func startServices(t *testing.T, window int) *services {
 	})
 	front.waitOK(t, "/readyz")
 	return &services{model: model, front: front}
+}
+
+// evaluatedStore trains a model store with the real model-service and pins
+// the version's metrics by year on the penguins data, as the README does,
+// so that the service serving it exports the performance gauges.
+func evaluatedStore(t *testing.T) string {
+	t.Helper()
+	store := t.TempDir()
+	for _, args := range [][]string{
+		{"train", "-store", store},
+		{"evaluate", "-store", store, "-data", filepath.Join("..", "pkg", "penguins", "penguins.csv"), "-date-column", "year", "-period", "year"},
+	} {
+		cmd := exec.Command(binary(t, "model-service"), args...)
+		cmd.Env = cleanEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("model-service %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return store
 }
 
 // traffic runs the traffic generator against the model API and returns its
