@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -48,8 +47,22 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 
+	// A model store with metrics pinned by evaluate, so that the Monitoring
+	// page has ground truth to chart.
+	store := filepath.Join(dir, "models")
+	for _, args := range [][]string{
+		{"train", "-store", store},
+		{"evaluate", "-store", store, "-data", "../../pkg/penguins/penguins.csv", "-date-column", "year", "-period", "year"},
+	} {
+		cmd := exec.Command(modelBin, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("model-service %s: %v\n%s", args[0], err, out)
+		}
+	}
+
 	modelAddr, frontAddr := freePort(t), freePort(t)
-	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr)
+	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store)
 	waitReady(t, "http://"+modelAddr+"/readyz")
 	startProc(t, frontBin, "FRONTEND_ADDR="+frontAddr, "FRONTEND_MODEL_URL=http://"+modelAddr, "FRONTEND_MODEL_TIMEOUT=1s", "FRONTEND_MODEL_RETRIES=1")
 	front := "http://" + frontAddr
@@ -181,16 +194,11 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Errorf("the Monitoring page does not show four charts: %v", err)
 	}
 
-	// Model performance, in whatever state the model service gives: the
-	// charts and table once metrics are pinned, "no ground truth yet"
-	// while none are or while the model service has no
-	// /monitoring/performance (a 404). The charts themselves are covered
-	// by the web tests.
+	// Model performance: the metrics evaluate pinned for 2007, 2008 and
+	// 2009, as charts.
 	perf, perfErr := api.Performance(context.Background(), "")
-	if perfErr != nil {
-		if apiErr, ok := errors.AsType[*modelapi.APIError](perfErr); !ok || apiErr.Status != http.StatusNotFound {
-			t.Fatalf("performance: %v", perfErr)
-		}
+	if perfErr != nil || len(perf.Metrics) == 0 {
+		t.Fatalf("performance: %+v, %v; want the pinned metrics", perf, perfErr)
 	}
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("[data-testid=performance]")), shoot("monitoring-performance")); err != nil {
 		t.Fatal(err)
@@ -334,7 +342,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 
 	// It comes back on the same address: the frontend recovers by itself.
-	startProc(t, modelBin, "MODEL_ADDR="+modelAddr)
+	startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store)
 	waitReady(t, "http://"+modelAddr+"/readyz")
 	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/predict?bill_length_mm=45&species=Gentoo&sex=male")); err != nil {
 		t.Fatal(err)
