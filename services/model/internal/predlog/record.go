@@ -49,7 +49,8 @@ type Record struct {
 
 	Prediction float64 `json:"prediction"` // body mass, grams
 	// The 95% prediction interval, when the request asked for it (/v2
-	// always computes it).
+	// always computes it). A number JSON cannot hold (never expected) is
+	// written as null and read as nil.
 	Lower95 *float64 `json:"lower_95,omitempty"`
 	Upper95 *float64 `json:"upper_95,omitempty"`
 }
@@ -57,7 +58,7 @@ type Record struct {
 // valid reports whether a decoded line has the fields every record has.
 func (r *Record) valid(hasPrediction bool) bool {
 	return !r.Time.IsZero() && r.RequestID != "" && r.ModelVersion != "" && r.Endpoint != "" &&
-		r.Species != "" && r.Sex != "" && hasPrediction && (r.Lower95 == nil) == (r.Upper95 == nil)
+		r.Species != "" && r.Sex != "" && hasPrediction
 }
 
 // ReadStats counts what Read and ReadDir saw.
