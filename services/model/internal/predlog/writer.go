@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/pkg/penguins"
 )
 
 // File is where a log file's bytes go: an *os.File, or in tests a sink
@@ -69,12 +70,13 @@ type Writer struct {
 	written, dropped, failed atomic.Uint64
 
 	// Owned by the writer goroutine.
-	f         File
-	path      string // of f, ending in PartialSuffix
-	size      int64  // bytes written to f
-	seq       int
-	buf, line []byte
-	closeErr  error
+	f            File
+	path         string // of f, ending in PartialSuffix
+	size         int64  // bytes written to f
+	seq          int
+	buf, line    []byte
+	head, middle []byte // of the batch being encoded
+	closeErr     error
 }
 
 // batch is one request's records, copied off the request path.
@@ -258,8 +260,10 @@ func (w *Writer) encode(b *batch) {
 		w.pending.Add(-int64(len(b.inputs)))
 		w.put(b)
 	}()
+	w.head = b.appendHead(w.head[:0])
+	w.middle = b.appendMiddle(w.middle[:0])
 	for i := range b.inputs {
-		w.line = b.appendLine(w.line[:0], i)
+		w.line = b.appendLine(w.line[:0], w.head, w.middle, i)
 		if w.size+int64(len(w.buf))+int64(len(w.line)) > w.opt.MaxBytes && w.size+int64(len(w.buf)) > 0 {
 			w.flush()
 			if err := w.finish(); err != nil {
@@ -361,26 +365,52 @@ func (w *Writer) fail(what string, err error) {
 	w.log.Error("prediction log: "+what+" a file failed", zap.Error(err))
 }
 
-// appendLine appends record i of b as one JSON line.
-func (b *batch) appendLine(dst []byte, i int) []byte {
-	in := b.inputs[i]
+// appendHead appends what every line of b starts with, up to the row
+// number: the same for the whole batch, so encoded once.
+func (b *batch) appendHead(dst []byte) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = b.time.UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","request_id":`...)
 	dst = appendString(dst, b.id)
-	dst = append(dst, `,"row":`...)
-	dst = strconv.AppendInt(dst, int64(i), 10)
+	return append(dst, `,"row":`...)
+}
+
+// appendMiddle appends what follows the row number, up to the inputs.
+func (b *batch) appendMiddle(dst []byte) []byte {
 	dst = append(dst, `,"endpoint":`...)
 	dst = appendString(dst, b.endpoint)
 	dst = append(dst, `,"model_version":`...)
 	dst = appendString(dst, b.version)
-	dst = append(dst, `,"bill_length_mm":`...)
+	return append(dst, `,"bill_length_mm":`...)
+}
+
+// Species and sexes as JSON strings, each followed by the next field's key.
+var (
+	speciesThenSex = [...]string{penguins.Adelie: `,"species":"Adelie","sex":`, penguins.Chinstrap: `,"species":"Chinstrap","sex":`, penguins.Gentoo: `,"species":"Gentoo","sex":`}
+	sexThenPred    = [...]string{penguins.Female: `"female","prediction":`, penguins.Male: `"male","prediction":`}
+)
+
+// appendLine appends record i of b as one JSON line, given the batch's
+// head and middle.
+func (b *batch) appendLine(dst, head, middle []byte, i int) []byte {
+	in := b.inputs[i]
+	dst = append(dst, head...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, middle...)
 	dst = appendFloat(dst, in.BillLengthMM)
-	dst = append(dst, `,"species":`...)
-	dst = appendString(dst, in.Species.String())
-	dst = append(dst, `,"sex":`...)
-	dst = appendString(dst, in.Sex.String())
-	dst = append(dst, `,"prediction":`...)
+	if int(in.Species) < len(speciesThenSex) && speciesThenSex[in.Species] != "" {
+		dst = append(dst, speciesThenSex[in.Species]...)
+	} else {
+		dst = append(dst, `,"species":`...)
+		dst = appendString(dst, in.Species.String())
+		dst = append(dst, `,"sex":`...)
+	}
+	if int(in.Sex) < len(sexThenPred) && sexThenPred[in.Sex] != "" {
+		dst = append(dst, sexThenPred[in.Sex]...)
+	} else {
+		dst = appendString(dst, in.Sex.String())
+		dst = append(dst, `,"prediction":`...)
+	}
 	dst = appendFloat(dst, b.fit[i])
 	if len(b.lower) > i && len(b.upper) > i {
 		dst = append(dst, `,"lower_95":`...)
