@@ -360,9 +360,12 @@ func (w *Writer) finish() error {
 	return nil
 }
 
+// fail counts a failed file operation and logs the 1st, 2nd, 4th, 8th…,
+// so that a disk that stays broken does not flood the service's logs.
 func (w *Writer) fail(what string, err error) {
-	w.failed.Add(1)
-	w.log.Error("prediction log: "+what+" a file failed", zap.Error(err))
+	if n := w.failed.Add(1); n&(n-1) == 0 {
+		w.log.Error("prediction log: "+what+" a file failed", zap.Error(err), zap.Uint64("failures", n))
+	}
 }
 
 // appendHead appends what every line of b starts with, up to the row
