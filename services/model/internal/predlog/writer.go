@@ -271,6 +271,9 @@ func (w *Writer) encode(b *batch) {
 			}
 		}
 		w.buf = append(w.buf, w.line...)
+		if len(w.buf) >= flushBytes { // a large batch is written in chunks
+			w.flush()
+		}
 	}
 }
 
