@@ -104,8 +104,10 @@ loadtest: ## load benchmarks of the frontend: Explore page, and Predict through 
 perf: build ## the model API against this machine's limit (net/http, constant JSON), one core each, with wrk: req/s, p50, p99, ratios; idle RSS
 	@command -v wrk >/dev/null || { echo "make perf needs wrk: apt-get install wrk"; exit 1; }
 	go build -o $(BIN)/model-perf ./services/model/cmd/model-perf
+	rm -rf out/perf-prediction-log
 	$(BIN)/model-perf -bin $(BIN)/model-service $(PERF_FLAGS) \
 		-variant 'logs at warn=MODEL_LOG_LEVEL=warn' \
+		-variant 'prediction log on=MODEL_PREDICTION_LOG=$(CURDIR)/out/perf-prediction-log' \
 		-variant 'drift off=MODEL_DRIFT_ENABLED=false' \
 		-variant 'prod config=@deploy/env/prod/model.env,MODEL_STORE=deploy/models'
 	@addr=127.0.0.1:18080; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \

@@ -11,6 +11,7 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 FROM ${BUILD_IMAGE} AS build
 ARG VERSION=dev
 ARG COMMIT=unknown
+WORKDIR /out/predictions
 WORKDIR /src
 ENV CGO_ENABLED=0 \
     GOTOOLCHAIN=local \
@@ -34,6 +35,9 @@ COPY --from=build --chown=65532:65532 /out/models /models
 # The released model board, from which prod pins a version (compose can
 # instead mount a board over it, as the book's lab mounts its board).
 COPY --from=build /src/deploy/models /board
+# An empty prediction log directory owned by the runtime user: a fresh
+# named volume mounted here (compose does) starts writable.
+COPY --from=build --chown=65532:65532 /out/predictions /predictions
 USER 65532:65532
 ENV MODEL_ADDR=:8080 MODEL_STORE=/models
 EXPOSE 8080

@@ -34,6 +34,11 @@ type Config struct {
 	DriftWindow  int  `envconfig:"MODEL_DRIFT_WINDOW" default:"1000"`
 	DriftMin     int  `envconfig:"MODEL_DRIFT_MIN" default:"100"`
 
+	// PredictionLog is a directory to write every scored record to, as
+	// JSON Lines (services/model/internal/predlog); empty means off.
+	PredictionLog         string           `envconfig:"MODEL_PREDICTION_LOG"`
+	PredictionLogMaxBytes service.ByteSize `envconfig:"MODEL_PREDICTION_LOG_MAX_BYTES" default:"64MiB"`
+
 	MaxBodyBytes service.ByteSize `envconfig:"MODEL_MAX_BODY_BYTES" default:"8MiB"`
 	MaxRows      int              `envconfig:"MODEL_MAX_ROWS" default:"100000"`
 
@@ -81,6 +86,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxRows < 1 {
 		bad("MAX_ROWS", "want at least 1, got %d", c.MaxRows)
+	}
+	if c.PredictionLogMaxBytes < 4096 {
+		bad("PREDICTION_LOG_MAX_BYTES", "want at least 4KiB, got %s", c.PredictionLogMaxBytes)
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("MAX_BODY_BYTES", "want at least 1KiB, got %s", c.MaxBodyBytes)

@@ -22,6 +22,7 @@ import (
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/model/internal/api"
+	"github.com/palmerops/penguins/services/model/internal/predlog"
 )
 
 func main() {
@@ -66,7 +67,7 @@ const driftWatchInterval = time.Second
 
 // serve listens at once (so liveness answers), loads and verifies the
 // model (readiness turns true only then), and serves until ctx ends.
-func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
+func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 	build := buildinfo.Read()
 	log.Info("service started", zap.String("commit", build.Commit), zap.String("go", build.GoVersion),
 		zap.Any("config", service.ConfigFields(&cfg)))
@@ -75,6 +76,22 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 		return err
 	}
 	srv.EnableDrift(api.DriftSettings{Enabled: cfg.DriftEnabled, Window: cfg.DriftWindow, Min: cfg.DriftMin})
+	if cfg.PredictionLog != "" {
+		plog, err := predlog.Open(log, predlog.Options{Dir: cfg.PredictionLog, MaxBytes: int64(cfg.PredictionLogMaxBytes)})
+		if err != nil {
+			return err
+		}
+		srv.EnablePredictionLog(plog)
+		// After the drain (Serve returns only then): nothing scores any more.
+		defer func() {
+			if cerr := plog.Close(); cerr != nil {
+				log.Error("prediction log: finishing the last file failed", zap.Error(cerr))
+				err = errors.Join(err, cerr)
+			}
+			st := plog.Stats()
+			log.Info("prediction log closed", zap.Uint64("records", st.Written), zap.Uint64("dropped", st.Dropped), zap.Uint64("errors", st.Errors))
+		}()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

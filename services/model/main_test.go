@@ -244,6 +244,8 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_DRIFT_WINDOW=0":                        "MODEL_DRIFT_WINDOW: want 1 to",
 		"MODEL_DRIFT_MIN=5000":                        "MODEL_DRIFT_MIN: want 1 to MODEL_DRIFT_WINDOW (1000)",
 		"MODEL_DRIFT_ENABLED=maybe":                   "MODEL_DRIFT_ENABLED",
+		"MODEL_PREDICTION_LOG_MAX_BYTES=big":          "MODEL_PREDICTION_LOG_MAX_BYTES",
+		"MODEL_PREDICTION_LOG_MAX_BYTES=100":          "MODEL_PREDICTION_LOG_MAX_BYTES: want at least 4KiB",
 		"MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_VERSION: pins a version but MODEL_STORE is not set",
 	}
 	for env, want := range cases {

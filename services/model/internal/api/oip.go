@@ -159,7 +159,7 @@ func (s *Server) oipInfer(c echo.Context) error {
 	pl := new(predictionLog)
 	s.logRequested(pl, id, "infer", len(inputs))
 	var sc scores // the response keeps its slices: no reuse here
-	s.score("infer", sv, inputs, true, &sc)
+	s.score(id, "infer", sv, inputs, true, &sc)
 	resp := modelapi.OIPInferResponse{ModelName: sv.artifact.Name, ModelVersion: sv.artifact.Version, ID: req.ID}
 	if sc.outOfRange > 0 {
 		resp.Parameters = map[string]any{"out_of_training_range": sc.outOfRange}

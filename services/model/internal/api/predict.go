@@ -81,7 +81,7 @@ func (s *Server) predict(c echo.Context) error {
 
 	id := service.RequestID(c)
 	s.logRequested(&d.log, id, "predict", len(inputs))
-	s.score("predict", sv, inputs, opts.interval, &d.scores)
+	s.score(id, "predict", sv, inputs, opts.interval, &d.scores)
 	out := s.buffers.Get().(*bytes.Buffer)
 	defer s.putBuffer(out)
 	s.encodePrediction(out, sv, inputs, &d.scores, d.inArray, opts)

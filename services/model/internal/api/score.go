@@ -35,9 +35,10 @@ func (sc *scores) format() {
 }
 
 // score predicts every input (with its 95% interval when asked), counts the
-// inputs outside the training range, and records the prediction metrics
-// for endpoint. Both /predict and the Open Inference Protocol score here.
-func (s *Server) score(endpoint string, sv *served, inputs []massmodel.Input, intervals bool, sc *scores) {
+// inputs outside the training range, records the prediction metrics for
+// endpoint, and hands the records to the prediction log when it is on.
+// Both /predict and the Open Inference Protocol score here.
+func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input, intervals bool, sc *scores) {
 	m := sv.model
 	sc.fit, sc.lower, sc.upper, sc.outOfRange, sc.formatted = sc.fit[:0], sc.lower[:0], sc.upper[:0], 0, false
 	for _, in := range inputs {
@@ -56,8 +57,16 @@ func (s *Server) score(endpoint string, sv *served, inputs []massmodel.Input, in
 		}
 	}
 	s.metrics.byEndpoint[endpoint].Add(float64(len(inputs)))
+	var now time.Time
+	if sv.drift != nil || s.predlog != nil {
+		now = time.Now()
+	}
 	if sv.drift != nil {
-		sv.drift.Add(inputs, sc.fit, time.Now())
+		sv.drift.Add(inputs, sc.fit, now)
+	}
+	if s.predlog != nil {
+		// Copies what it keeps: the caller reuses these slices.
+		s.predlog.Log(now, id, endpoint, sv.artifact.Version, inputs, sc.fit, sc.lower, sc.upper)
 	}
 	if sc.outOfRange > 0 {
 		s.metrics.billOutOfRange.Add(float64(sc.outOfRange))

@@ -27,6 +27,7 @@ import (
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/model/internal/drift"
+	"github.com/palmerops/penguins/services/model/internal/predlog"
 )
 
 // Limits bound what one request may ask for.
@@ -45,6 +46,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	metrics *modelMetrics
 	drift   DriftSettings
+	predlog *predlog.Writer // nil when the prediction log is off
 
 	served   atomic.Pointer[served]
 	draining atomic.Bool
@@ -115,6 +117,27 @@ func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) 
 	s.echo = e
 	s.routes(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	return s, nil
+}
+
+// EnablePredictionLog hands every scored record to w from now on, and
+// exports w's counts as metrics. Call it before serving; w is closed by
+// the caller once the server has drained.
+func (s *Server) EnablePredictionLog(w *predlog.Writer) {
+	s.predlog = w
+	stat := func(f func(predlog.Stats) uint64) func() float64 {
+		return func() float64 { return float64(f(w.Stats())) }
+	}
+	s.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "model_prediction_log_records_total", Help: "Scored records written to the prediction log.",
+		}, stat(func(st predlog.Stats) uint64 { return st.Written })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "model_prediction_log_dropped_total", Help: "Scored records not written to the prediction log: its buffer was full (the disk fell behind) or a write failed.",
+		}, stat(func(st predlog.Stats) uint64 { return st.Dropped })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "model_prediction_log_errors_total", Help: "Prediction log file operations (create, write, sync, rename) that failed.",
+		}, stat(func(st predlog.Stats) uint64 { return st.Errors })),
+	)
 }
 
 // Handler returns the HTTP handler.
