@@ -134,7 +134,20 @@ type Evaluation struct {
 type EvaluateOptions struct {
 	DateColumn string // an RFC 3339 date or date-time, or an integer year
 	Period     string // one of Periods
+	// Served, when set, scores the predictions that were actually served
+	// instead of predicting the rows again: each row names its request in
+	// a request_id column (and its record in a batch in an optional row
+	// column, default 0), and Served returns the prediction and the model
+	// version that answered it. Rows with no served prediction, or served
+	// by another version than the one evaluated, are left out and counted.
+	Served func(requestID string, row int) (prediction float64, version string, ok bool)
 }
+
+// Columns of labelled rows joined to served predictions.
+const (
+	RequestIDColumn = "request_id"
+	RowColumn       = "row"
+)
 
 // Evaluate reads labelled rows as CSV, predicts each with m (the verified
 // model of a) and scores the predictions against the truth column by
@@ -163,6 +176,11 @@ func Evaluate(r io.Reader, a *Artifact, m *Model, opt EvaluateOptions) (*Evaluat
 		return nil, err
 	}
 	need := []string{opt.DateColumn, TruthColumn, fBill, fSpecies, fSex}
+	needs := fmt.Sprintf("the date column, the truth %q and the model's inputs %s, %s, %s are needed", TruthColumn, fBill, fSpecies, fSex)
+	if opt.Served != nil {
+		need = []string{opt.DateColumn, TruthColumn, RequestIDColumn}
+		needs = fmt.Sprintf("the date column, the truth %q and the %q of the request that was served are needed", TruthColumn, RequestIDColumn)
+	}
 	var missing []string
 	for _, c := range need {
 		if _, ok := idx[c]; !ok {
@@ -170,9 +188,9 @@ func Evaluate(r io.Reader, a *Artifact, m *Model, opt EvaluateOptions) (*Evaluat
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("header lacks column(s) %s (the date column, the truth %q and the model's inputs %s, %s, %s are needed)",
-			strings.Join(missing, ", "), TruthColumn, fBill, fSpecies, fSex)
+		return nil, fmt.Errorf("header lacks column(s) %s (%s)", strings.Join(missing, ", "), needs)
 	}
+	_, hasRow := idx[RowColumn]
 
 	type bucket struct{ obs, pred []float64 }
 	buckets := map[time.Time]*bucket{}
@@ -208,15 +226,40 @@ func Evaluate(r io.Reader, a *Artifact, m *Model, opt EvaluateOptions) (*Evaluat
 		if !ok {
 			miss = append(miss, TruthColumn)
 		}
-		in, inMiss, err := parseRow(field, bad)
-		if err != nil {
-			return nil, err
-		}
-		miss = append(miss, inMiss...)
-		if len(miss) > 0 {
-			sort.Strings(miss)
-			ev.Dropped[penguins.DropReason(miss)]++
-			continue
+		var pred float64
+		if opt.Served != nil {
+			if len(miss) > 0 {
+				ev.Dropped[penguins.DropReason(miss)]++
+				continue
+			}
+			row := 0
+			if hasRow {
+				if row, err = strconv.Atoi(field(RowColumn)); err != nil || row < 0 {
+					return nil, bad(RowColumn, "expected the record's index in its request, 0 or more")
+				}
+			}
+			p, version, ok := opt.Served(field(RequestIDColumn), row)
+			switch {
+			case !ok:
+				ev.Dropped["no served prediction for its request_id"]++
+				continue
+			case version != a.Version:
+				ev.Dropped["served by another version"]++
+				continue
+			}
+			pred = p
+		} else {
+			in, inMiss, err := parseRow(field, bad)
+			if err != nil {
+				return nil, err
+			}
+			miss = append(miss, inMiss...)
+			if len(miss) > 0 {
+				sort.Strings(miss)
+				ev.Dropped[penguins.DropReason(miss)]++
+				continue
+			}
+			pred = m.Predict(in)
 		}
 		b := buckets[start]
 		if b == nil {
@@ -224,7 +267,7 @@ func Evaluate(r io.Reader, a *Artifact, m *Model, opt EvaluateOptions) (*Evaluat
 			buckets[start] = b
 		}
 		b.obs = append(b.obs, truth)
-		b.pred = append(b.pred, m.Predict(in))
+		b.pred = append(b.pred, pred)
 		ev.Scored++
 	}
 	if ev.Scored == 0 {

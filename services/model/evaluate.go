@@ -11,14 +11,21 @@ import (
 	"time"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
+	"github.com/palmerops/penguins/services/model/internal/predlog"
 )
 
-const evaluateUsage = `usage: model-service evaluate -store D -data FILE.csv -date-column COL -period P [-version V] [-overwrite]
+const evaluateUsage = `usage: model-service evaluate -store D -data FILE.csv -date-column COL -period P [-version V] [-predictions DIR] [-overwrite]
 
 Scores a version of the model on labelled rows (the truth in body_mass_g) by
 period, and pins n, rmse, mae, rsq and bias of each period into the store
 next to the version. Periods that overlap ones already pinned are refused
 unless -overwrite is given. (-alias is not available yet: name a version.)
+
+With -predictions, the predictions that were actually served are scored:
+each labelled row names its request in a request_id column (and its record
+in a batch in an optional row column), joined to the prediction log in DIR
+(MODEL_PREDICTION_LOG); rows with no served prediction, or served by another
+version, are left out and counted.
 
 `
 
@@ -39,6 +46,7 @@ func evaluateMain(args []string, stdout, stderr io.Writer) int {
 	period := fs.String("period", "", "period to score by: "+strings.Join(massmodel.Periods, ", "))
 	version := fs.String("version", "", "version to score (default the newest in the store)")
 	overwrite := fs.Bool("overwrite", false, "replace pinned periods that overlap the new ones")
+	predictions := fs.String("predictions", "", "prediction log directory: score the predictions served to the rows' request_id, not new ones")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,7 +64,7 @@ func evaluateMain(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if err := evaluate(stdout, *store, *data, *dateCol, *period, *version, *overwrite); err != nil {
+	if err := evaluate(stdout, *store, *data, *dateCol, *period, *version, *predictions, *overwrite); err != nil {
 		fmt.Fprintln(stderr, "model-service evaluate:", err)
 		return 1
 	}
@@ -65,7 +73,7 @@ func evaluateMain(args []string, stdout, stderr io.Writer) int {
 
 // evaluate scores the version on the labelled rows and pins the metrics.
 // Nothing is pinned unless every row reads.
-func evaluate(w io.Writer, store, data, dateCol, period, version string, overwrite bool) error {
+func evaluate(w io.Writer, store, data, dateCol, period, version, predictions string, overwrite bool) error {
 	if version != "" && !massmodel.ValidVersion(version) {
 		return fmt.Errorf("-version %q is not a version id such as 20260101T120000Z-0123456789ab", version)
 	}
@@ -79,7 +87,23 @@ func evaluate(w io.Writer, store, data, dateCol, period, version string, overwri
 		return err
 	}
 	defer f.Close()
-	ev, err := massmodel.Evaluate(f, a, m, massmodel.EvaluateOptions{DateColumn: dateCol, Period: period})
+	opt := massmodel.EvaluateOptions{DateColumn: dateCol, Period: period}
+	if predictions != "" {
+		served, st, err := readServed(predictions)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "read %d served records from %d prediction log file(s) in %s", st.Records, st.Files, predictions)
+		if st.Corrupt > 0 {
+			fmt.Fprintf(w, "; skipped %d corrupt line(s)", st.Corrupt)
+		}
+		fmt.Fprintln(w)
+		opt.Served = func(id string, row int) (float64, string, bool) {
+			r, ok := served[servedKey{id, row}]
+			return r.Prediction, r.ModelVersion, ok
+		}
+	}
+	ev, err := massmodel.Evaluate(f, a, m, opt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", data, err)
 	}
@@ -111,4 +135,26 @@ func dropped(d map[string]int) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ", ")
+}
+
+type servedKey struct {
+	id  string
+	row int
+}
+
+// readServed reads the prediction log in dir by request id and row. A
+// corrupt line is skipped and counted, never fatal.
+func readServed(dir string) (map[servedKey]predlog.Record, predlog.ReadStats, error) {
+	served := map[servedKey]predlog.Record{}
+	st, err := predlog.ReadDir(dir, func(r predlog.Record) error {
+		served[servedKey{r.RequestID, r.Row}] = r
+		return nil
+	})
+	if err != nil {
+		return nil, st, fmt.Errorf("reading the prediction log: %w", err)
+	}
+	if st.Files == 0 {
+		return nil, st, fmt.Errorf("-predictions %s: no prediction log files there", dir)
+	}
+	return served, st, nil
 }
