@@ -216,37 +216,38 @@ func (w *Writer) Close() error {
 	return w.closeErr
 }
 
+// drainEvery is how often the writer goroutine wakes to write what is
+// waiting. It never waits on the request path's sends: waking once per
+// request would cost a goroutine switch and a write per prediction.
+const drainEvery = 20 * time.Millisecond
+
 // run is the writer goroutine.
 func (w *Writer) run() {
 	defer close(w.done)
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			w.drain()
+			w.flush()
+		case <-w.stop:
+			w.drain()
+			w.flush()
+			w.closeErr = w.finish()
+			return
+		}
+	}
+}
+
+// drain encodes every batch waiting (encode writes a full buffer as it
+// goes).
+func (w *Writer) drain() {
 	for {
 		select {
 		case b := <-w.ch:
 			w.encode(b)
-			// Gather what else is waiting, then write it in one go.
-			for more := true; more && len(w.buf) < flushBytes; {
-				select {
-				case b := <-w.ch:
-					w.encode(b)
-				default:
-					more = false
-				}
-			}
-			w.flush()
-		case <-w.stop:
-			for drained := false; !drained; {
-				select {
-				case b := <-w.ch:
-					w.encode(b)
-					if len(w.buf) >= flushBytes {
-						w.flush()
-					}
-				default:
-					drained = true
-				}
-			}
-			w.flush()
-			w.closeErr = w.finish()
+		default:
 			return
 		}
 	}
