@@ -192,8 +192,12 @@ func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	// A new model starts a new window: records scored by the old one say
 	// nothing about the new one's reference.
 	sv.drift, sv.driftReason = s.newDrift(ctx, l)
-	s.metrics.info.Reset()
+	// The new version's series first, then the old one's removed: a scrape
+	// never sees no model_info.
 	s.metrics.info.WithLabelValues(a.Version, a.ContentSHA256).Set(1)
+	if old := s.served.Load(); old != nil && old.artifact.Version != a.Version {
+		s.metrics.info.DeleteLabelValues(old.artifact.Version, old.artifact.ContentSHA256)
+	}
 	s.served.Store(sv)
 	s.log.Info("model loaded", zap.String("model", a.Name), zap.String("model_version", a.Version),
 		zap.String("loaded_from", l.From), zap.Bool("pinned", l.Pinned),
