@@ -3,6 +3,9 @@
 //	model-service                 serve (the default; also "serve")
 //	model-service train -store D  fit the model and write a verified version to store D
 //	model-service evaluate ...    score a version on labelled rows by period and pin the metrics
+//	model-service versions ...    list the store's versions with their metrics and aliases
+//	model-service promote ...     point an alias at a version (gated for champion)
+//	model-service rollback ...    point an alias back at its previous target
 //	model-service healthcheck     probe a running instance's /readyz; exit 0 or 1
 //	model-service version         print build information
 package main
@@ -30,6 +33,9 @@ func main() {
 		"serve":       serveCmd,
 		"train":       trainCmd,
 		"evaluate":    evaluateCmd,
+		"versions":    versionsCmd,
+		"promote":     promoteCmd,
+		"rollback":    rollbackCmd,
 		"healthcheck": func(args []string) int { return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080") },
 	}, os.Args[1:]))
 }
@@ -40,6 +46,9 @@ commands:
   serve        serve the model API (default)
   train        fit the model and write a verified version to a model store
   evaluate     score a stored version on labelled rows by period; pin the metrics next to it
+  versions     list the store's versions: data hash, fit and pinned metrics, aliases
+  promote      point an alias at a version; promotion to champion is gated
+  rollback     point an alias back at its previous target, from the history
   healthcheck  probe a running instance's /readyz; exit 0 when ready, 1 otherwise
   version      print build information
 

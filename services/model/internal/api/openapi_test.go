@@ -240,6 +240,9 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 	stored := newStoreFixture(t, ck)
 	stored.pinByYear(t)
 	corrupt := corruptStoreServer(t, ck)
+	aliased := aliasedStore(t, ck)
+	badAliases := aliasedStore(t, ck)
+	corruptAliases(t, badAliases)
 
 	v := f.art.Version
 	raw := `{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}`
@@ -292,6 +295,10 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		{f.ts, "GET", "/monitoring/performance?version=20990101T000000Z-0123456789ab", "", "", 404},
 		{corrupt, "GET", "/monitoring/performance", "", "", 500},
 		{loading, "GET", "/monitoring/performance", "", "", 503},
+		{f.ts, "GET", "/aliases", "", "", 200},
+		{aliased.ts, "GET", "/aliases", "", "", 200},
+		{badAliases.ts, "GET", "/aliases", "", "", 500},
+		{loading, "GET", "/aliases", "", "", 503},
 
 		{f.ts, "POST", "/predict", "application/json", raw, 200},
 		{f.ts, "POST", "/predict", "application/json", oneHotBatch, 200},
