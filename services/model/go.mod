@@ -3,6 +3,7 @@ module github.com/palmerops/penguins/services/model
 go 1.26.0
 
 require (
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/palmerops/penguins/pkg v0.0.0
