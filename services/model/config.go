@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -23,8 +24,16 @@ type Config struct {
 	// Store is the model store directory; empty means train from DataPath
 	// (or the embedded data) at start-up.
 	Store string `envconfig:"MODEL_STORE"`
-	// Version pins the served version; empty means the newest in Store.
+	// Version pins the served version; empty means the newest in Store,
+	// or Alias's target, followed as it changes (hot reload).
 	Version string `envconfig:"MODEL_VERSION"`
+	// Alias serves the version an alias in Store points to (champion,
+	// challenger, ...), and follows it when the alias moves.
+	Alias string `envconfig:"MODEL_ALIAS"`
+	// ReloadInterval is how often an unpinned service checks its store's
+	// target, besides file events (for volumes where events do not
+	// arrive); 0 turns polling off, leaving file events.
+	ReloadInterval time.Duration `envconfig:"MODEL_RELOAD_INTERVAL" default:"10s"`
 	// DataPath is a CSV file to train from at start-up when Store is empty.
 	DataPath string `envconfig:"MODEL_DATA_PATH"`
 
@@ -54,6 +63,16 @@ type Config struct {
 
 const envPrefix = "MODEL"
 
+// aliasPattern is the model store's rule for alias names.
+var aliasPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// minReloadInterval keeps polling from becoming a busy loop on the store.
+const minReloadInterval = 100 * time.Millisecond
+
+// follows reports whether the service follows a moving target in its
+// store (hot reload): it serves from a store and no version is pinned.
+func (c Config) follows() bool { return c.Store != "" && c.Version == "" }
+
 func loadConfig() (Config, error) {
 	var c Config
 	if err := service.LoadConfig(envPrefix, &c); err != nil {
@@ -74,6 +93,20 @@ func (c Config) validate() error {
 		if !massmodel.ValidVersion(c.Version) {
 			bad("VERSION", "%q is not a version id such as 20260101T120000Z-0123456789ab", c.Version)
 		}
+	}
+	if c.Alias != "" {
+		if c.Version != "" {
+			bad("ALIAS", "and MODEL_VERSION are both set; set MODEL_VERSION to pin a version or MODEL_ALIAS to follow an alias, not both")
+		}
+		if c.Store == "" {
+			bad("ALIAS", "names an alias but MODEL_STORE is not set")
+		}
+		if !aliasPattern.MatchString(c.Alias) {
+			bad("ALIAS", "%q is not an alias name (want a lowercase letter, then lowercase letters, digits or '-', e.g. champion)", c.Alias)
+		}
+	}
+	if c.ReloadInterval != 0 && c.ReloadInterval < minReloadInterval {
+		bad("RELOAD_INTERVAL", "want 0 (polling off) or at least %s, got %s", minReloadInterval, c.ReloadInterval)
 	}
 	if c.Store != "" && c.DataPath != "" {
 		bad("DATA_PATH", "is only used without MODEL_STORE; set one of them")

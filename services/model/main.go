@@ -26,6 +26,7 @@ import (
 	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/model/internal/api"
 	"github.com/palmerops/penguins/services/model/internal/predlog"
+	"github.com/palmerops/penguins/services/model/internal/reload"
 )
 
 func main() {
@@ -125,15 +126,23 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 }
 
 // loadModel loads the configured version from the store, or trains from the
-// configured data when there is no store, and hands it to the server.
+// configured data when there is no store, and hands it to the server. A
+// service that follows its store's target (no pinned version) then watches
+// the store and reloads when the target moves, until ctx ends.
 func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server) error {
 	start := time.Now()
 	l := api.Loaded{Pinned: cfg.Version != "", Data: cfg.source()}
 	var err error
+	store := massmodel.Store{Dir: cfg.Store}
 	if cfg.Store != "" {
-		l.Store = &massmodel.Store{Dir: cfg.Store}
-		l.Artifact, l.Model, err = l.Store.Load(massmodel.Name, cfg.Version)
-		l.From = "store:" + cfg.Store
+		l.Store, l.From = &store, "store:"+cfg.Store
+		version := cfg.Version
+		if cfg.follows() {
+			version, err = cfg.target(store)()
+		}
+		if err == nil {
+			l.Artifact, l.Model, err = store.Load(massmodel.Name, version)
+		}
 	} else {
 		l.Artifact, l.Model, err = massmodel.TrainFrom(ctx, l.Data, time.Now())
 		l.From = "trained at start-up from " + l.Data.Describe()
@@ -145,6 +154,11 @@ func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server
 		return err
 	}
 	log.Info("ready", zap.Duration("load_time_ms", time.Since(start)))
+	if cfg.follows() {
+		reload.New(log, srv.Registerer(), srv, l.Artifact.Version, reload.Options{
+			Store: store, Name: massmodel.Name, Target: cfg.target(store), Loaded: l, Interval: cfg.ReloadInterval,
+		}).Run(ctx)
+	}
 	return nil
 }
 

@@ -247,10 +247,15 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_PREDICTION_LOG_MAX_BYTES=big":          "MODEL_PREDICTION_LOG_MAX_BYTES",
 		"MODEL_PREDICTION_LOG_MAX_BYTES=100":          "MODEL_PREDICTION_LOG_MAX_BYTES: want at least 4KiB",
 		"MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_VERSION: pins a version but MODEL_STORE is not set",
+		"MODEL_ALIAS=champion":                        "MODEL_ALIAS: names an alias but MODEL_STORE is not set",
+		"MODEL_ALIAS=Champion":                        "MODEL_ALIAS: \"Champion\" is not an alias name",
+		"MODEL_ALIAS=champion MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_ALIAS: and MODEL_VERSION are both set",
+		"MODEL_RELOAD_INTERVAL=often":                                      "MODEL_RELOAD_INTERVAL",
+		"MODEL_RELOAD_INTERVAL=10ms":                                       "MODEL_RELOAD_INTERVAL: want 0 (polling off) or at least 100ms",
 	}
 	for env, want := range cases {
 		t.Run(env, func(t *testing.T) {
-			p := start(t, env)
+			p := start(t, strings.Fields(env)...)
 			if code := p.wait(t); code != 1 {
 				t.Errorf("exit code %d, want 1", code)
 			}

@@ -140,6 +140,10 @@ func (s *Server) EnablePredictionLog(w *predlog.Writer) {
 	)
 }
 
+// Registerer is where the service's other parts register the metrics that
+// /metrics exports alongside the server's.
+func (s *Server) Registerer() prometheus.Registerer { return s.reg }
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
 
