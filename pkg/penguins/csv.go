@@ -146,3 +146,27 @@ func parseMeasure(s string) (sql.NullFloat64, error) {
 	}
 	return sql.NullFloat64{Float64: v, Valid: true}, nil
 }
+
+// WriteCSV writes rows in the published CSV layout (Columns, "NA" for a
+// missing value): what ParseCSV reads back as the same rows.
+func WriteCSV(w io.Writer, rows []Penguin) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Columns); err != nil {
+		return err
+	}
+	num := func(v sql.NullFloat64) string {
+		if !v.Valid {
+			return NA
+		}
+		return strconv.FormatFloat(v.Float64, 'g', -1, 64)
+	}
+	for _, p := range rows {
+		rec := []string{p.Species.String(), p.Island, num(p.BillLengthMM), num(p.BillDepthMM), num(p.FlipperLengthMM),
+			num(p.BodyMassG), p.Sex.String(), strconv.Itoa(p.Year)}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,12 +1,14 @@
 package penguins
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -183,3 +185,23 @@ func TestSummarizeMatchesTwoPass(t *testing.T) {
 }
 
 func close(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// TestWriteCSVRoundTrip: the embedded rows written and read back are the
+// same rows, by value and by digest.
+func TestWriteCSVRoundTrip(t *testing.T) {
+	rows, err := ParseCSV(bytes.NewReader(EmbeddedCSV()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteCSV(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, rows) || Digest(back) != Digest(rows) {
+		t.Errorf("%d rows written, %d read back, digests %s and %s", len(rows), len(back), Digest(rows), Digest(back))
+	}
+}

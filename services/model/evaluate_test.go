@@ -62,4 +62,18 @@ func TestEvaluateCommand(t *testing.T) {
 	if code, out = run(append(base, "-period", "year", "-overwrite", "-version", a.Version)...); code != 0 || !strings.Contains(out, "(12 in all)") {
 		t.Errorf("-overwrite: exit %d:\n%s", code, out)
 	}
+
+	// -alias scores the version the alias points to.
+	if code, out = run(append(base, "-period", "year", "-alias", "champion")...); code != 1 || !strings.Contains(out, `alias "champion"`) {
+		t.Errorf("unknown alias: exit %d:\n%s", code, out)
+	}
+	if _, err := (massmodel.Store{Dir: store}).Promote(massmodel.Name, "champion", a.Version, massmodel.PromoteOptions{Actor: "test"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if code, out = run(append(base, "-period", "year", "-overwrite", "-alias", "champion")...); code != 0 || !strings.Contains(out, "version "+a.Version) {
+		t.Errorf("-alias champion: exit %d:\n%s", code, out)
+	}
+	if code, out = run(append(base, "-period", "year", "-alias", "champion", "-version", a.Version)...); code != 1 || !strings.Contains(out, "both given") {
+		t.Errorf("-alias and -version: exit %d:\n%s", code, out)
+	}
 }

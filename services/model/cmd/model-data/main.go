@@ -15,22 +15,26 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/evaluation"
 	"github.com/palmerops/penguins/services/model/internal/pgdata"
 )
 
 func main() {
 	os.Exit(service.Dispatch("model-data", usage, "", map[string]service.Command{
-		"seed":  command("seed", seed),
-		"train": command("train", train),
+		"seed":     command("seed", seed),
+		"train":    command("train", train),
+		"evaluate": command("evaluate", evaluate),
 	}, os.Args[1:]))
 }
 
@@ -39,6 +43,7 @@ const usage = `usage: model-data command [flags]
 commands:
   seed         load the penguins into the database (PENGUINS_DB_URL), idempotently
   train        fit the model on the database's penguins; write a verified version to -store
+  evaluate     score a version of -store on the database's penguins by period (their year); pin the metrics
   version      print build information
 `
 
@@ -104,5 +109,41 @@ func train(ctx context.Context, db pgdata.Config, args []string, fail func(error
 	}
 	fmt.Printf("trained %s version %s from %s (%d of %d rows, R² %.4f, data sha256 %s)\nwrote %s\n",
 		a.Name, a.Version, src.Describe(), a.Data.TrainingRows, a.Data.Rows, a.Metrics.R2, a.Data.SHA256, path)
+	return 0
+}
+
+// evaluate scores a version of the store on the table's penguins, whose
+// year is their date and body_mass_g their truth, as model-service evaluate
+// does with a CSV file.
+func evaluate(ctx context.Context, db pgdata.Config, args []string, fail func(error) int) int {
+	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	dir := fs.String("store", "", "model store directory (required)")
+	period := fs.String("period", "year", "period to score by: "+strings.Join(massmodel.Periods, ", ")+" (the table dates each penguin by its year)")
+	version := fs.String("version", "", "version to score (default the newest in the store)")
+	alias := fs.String("alias", "", "score the version this store alias points to (instead of -version)")
+	overwrite := fs.Bool("overwrite", false, "replace pinned periods that overlap the new ones")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "model-data evaluate: -store is required, and takes no arguments")
+		return 2
+	}
+	src := pgdata.Source{Config: db}
+	rows, err := src.Load(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	var labelled bytes.Buffer
+	if err := penguins.WriteCSV(&labelled, rows); err != nil {
+		return fail(err)
+	}
+	err = evaluation.Run(os.Stdout, evaluation.Options{
+		Store: *dir, Version: *version, Alias: *alias, Data: &labelled, DataName: src.Describe(),
+		DateColumn: "year", Period: *period, Overwrite: *overwrite,
+	})
+	if err != nil {
+		return fail(err)
+	}
 	return 0
 }

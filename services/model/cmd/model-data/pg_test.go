@@ -74,6 +74,33 @@ func TestPostgresEndToEnd(t *testing.T) {
 		t.Errorf("trained from PostgreSQL: %+v", a.Data)
 	}
 
+	// Evaluate on the table's penguins by year: the same metrics as
+	// model-service evaluate on the CSV (the same rows), pinned once.
+	out, code = run(dbEnv, "evaluate", "-store", store)
+	if code != 0 || !strings.Contains(out, "scored 333 of 344 rows of postgres://") || !strings.Contains(out, "2009-01-01    year  117    rmse") {
+		t.Fatalf("evaluate from PostgreSQL (exit %d): %s", code, out)
+	}
+	pinned, err := massmodel.Store{Dir: store}.Metrics(massmodel.Name, a.Version)
+	if err != nil || len(pinned) != 12 {
+		t.Fatalf("pinned %d metrics: %v", len(pinned), err)
+	}
+	csv := filepath.Join(t.TempDir(), "penguins.csv")
+	os.WriteFile(csv, penguins.EmbeddedCSV(), 0o644)
+	cmp := exec.Command(filepath.Join(bin, "model-service"), "evaluate", "-store", store, "-data", csv, "-date-column", "year", "-period", "year", "-overwrite")
+	cmp.Env = cleanEnv()
+	if b, err := cmp.CombinedOutput(); err != nil {
+		t.Fatalf("model-service evaluate: %v\n%s", err, b)
+	}
+	again, _ := massmodel.Store{Dir: store}.Metrics(massmodel.Name, a.Version)
+	for i := range pinned {
+		if pinned[i] != again[i] {
+			t.Errorf("from PostgreSQL %+v, from the CSV %+v", pinned[i], again[i])
+		}
+	}
+	if out, code = run(dbEnv, "evaluate", "-store", store); code != 1 || !strings.Contains(out, "overlap") {
+		t.Errorf("evaluating again without -overwrite: exit %d: %s", code, out)
+	}
+
 	// A wrong password fails fast and clearly; the store keeps its model.
 	bad := filepath.Join(t.TempDir(), "wrong")
 	os.WriteFile(bad, []byte("wrong-password"), 0o600)
