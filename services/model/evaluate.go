@@ -78,5 +78,3 @@ func evaluateMain(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-
-
