@@ -1,6 +1,11 @@
 package modelapi
 
-import "time"
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
 
 // Aliases is the body of GET /aliases: where each alias of the model store
 // points, and the history of every change, oldest first. Both are empty
@@ -20,4 +25,17 @@ type Promotion struct {
 	Reason   string    `json:"reason"`
 	Forced   bool      `json:"forced"`
 	Rollback bool      `json:"rollback,omitempty"`
+}
+
+// Aliases fetches GET /aliases. A model service older than the route
+// answers 404, an *APIError.
+func (c *Client) Aliases(ctx context.Context) (*Aliases, error) {
+	var out Aliases
+	err := c.run(ctx, call{op: "aliases", method: http.MethodGet, path: "/aliases", retryStatus: true}, func(b []byte) error {
+		return json.Unmarshal(b, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

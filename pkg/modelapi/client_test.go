@@ -671,3 +671,39 @@ func TestWait(t *testing.T) {
 		}
 	}
 }
+
+func TestAliases(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	want := Aliases{
+		Aliases: map[string]string{"champion": "20261130T080000Z-bbb"},
+		History: []Promotion{{Time: at, Alias: "champion", From: "20261129T080000Z-aaa", To: "20261130T080000Z-bbb", Actor: "ana", Reason: "better on 2009", Forced: true}},
+	}
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, http.StatusOK, want)
+	})
+	c, cs := newTestClient(t, f.URL, ClientOptions{})
+	got, err := c.Aliases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Aliases) != 1 || got.Aliases["champion"] != want.Aliases["champion"] || len(got.History) != 1 || got.History[0] != want.History[0] {
+		t.Errorf("Aliases = %+v, want %+v", got, want)
+	}
+	checkStat(t, cs, "aliases", http.StatusOK, 1, nil)
+	if r := f.received()[0]; r.method != http.MethodGet || r.path != "/aliases" || len(r.body) != 0 {
+		t.Errorf("request = %s %s %q, want GET /aliases", r.method, r.path, r.body)
+	}
+}
+
+func TestAliasesRouteMissing(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, http.StatusNotFound, Problem{Status: 404, Title: "Not Found"})
+	})
+	c, cs := newTestClient(t, f.URL, ClientOptions{})
+	got, err := c.Aliases(t.Context())
+	ae, ok := errors.AsType[*APIError](err)
+	if got != nil || !ok || ae.Status != http.StatusNotFound || ae.Op != "aliases" {
+		t.Fatalf("Aliases = %+v, %v; want an *APIError 404 from op aliases", got, err)
+	}
+	checkStat(t, cs, "aliases", http.StatusNotFound, 1, err)
+}
