@@ -153,9 +153,34 @@ type StatusPage struct {
 	ModelURL     string
 	ModelStatus  Notice
 	ModelVersion string
+	Aliases      AliasesSection
 	Calls        []CallRow
 	P50, P95     string
 	Build        []KV
+}
+
+// AliasesSection is where the model store's aliases point and how they got
+// there. With Error set, the rest is empty.
+type AliasesSection struct {
+	Error   *Notice     // the call failed, or the model API predates /aliases
+	Empty   bool        // no aliases and no history: no store, or nothing promoted
+	Aliases []AliasRow  // by name
+	History []Promotion // newest first
+	Shown   int         // len(History)
+	Total   int         // promotions in the store's history
+	Promote string      // the command that promotes, for the empty state
+}
+
+// AliasRow is one alias and its target.
+type AliasRow struct {
+	Name, Version string
+	Served        bool // the target is the version the model service serves
+}
+
+// Promotion is one change of an alias, ready to show.
+type Promotion struct {
+	Time, Alias, From, To, Actor, Reason string
+	Flags                                []string // "forced", "rollback"
 }
 
 // MonitoringPage shows how the records the model service scored recently

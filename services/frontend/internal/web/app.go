@@ -35,6 +35,8 @@ type ModelAPI interface {
 	// Performance is the served version's metrics on ground truth when
 	// version is "".
 	Performance(ctx context.Context, version string) (*modelapi.Performance, error)
+	// Aliases is where the model store's aliases point, and their history.
+	Aliases(ctx context.Context) (*modelapi.Aliases, error)
 }
 
 // Options configure an App.

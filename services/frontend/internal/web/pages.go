@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -80,7 +81,17 @@ func (a *App) status(c echo.Context) error {
 	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	v := views.StatusPage{Layout: a.layout("Status", "status", views.ServedLinks), ModelURL: a.opts.ModelURL, ModelVersion: "unknown"}
-	h, err := a.api.Ready(ctx)
+	// The aliases have their own section: their call failing, or missing
+	// from an older model service, costs only that section.
+	var (
+		h          *modelapi.Health
+		al         *modelapi.Aliases
+		err, alErr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { h, err = a.api.Ready(ctx) })
+	wg.Go(func() { al, alErr = a.api.Aliases(ctx) })
+	wg.Wait()
 	switch {
 	case err == nil:
 		v.ModelStatus = views.Notice{Kind: "ok", Title: "Ready", Text: "The model service has a verified model loaded."}
@@ -91,6 +102,7 @@ func (a *App) status(c echo.Context) error {
 		a.modelFailure(c, "ready", err) // logs the details
 		v.ModelStatus = views.Notice{Kind: "error", Title: "Unavailable", Text: "The model API is not answering; the frontend's logs have the details."}
 	}
+	v.Aliases = a.aliasesSection(c, al, alErr, v.ModelVersion)
 	calls := a.calls.Recent()
 	for _, s := range calls {
 		row := views.CallRow{At: s.At.UTC().Format("15:04:05.000"), Op: s.Op, Status: fmt.Sprint(s.Status),

@@ -35,6 +35,7 @@ type fakeAPI struct {
 	ready       func(ctx context.Context) (*modelapi.Health, error)
 	drift       func(ctx context.Context) (*modelapi.Drift, error)
 	performance func(ctx context.Context, version string) (*modelapi.Performance, error)
+	aliases     func(ctx context.Context) (*modelapi.Aliases, error)
 	calls       atomic.Int64
 }
 
@@ -61,6 +62,11 @@ func (f *fakeAPI) Drift(ctx context.Context) (*modelapi.Drift, error) {
 func (f *fakeAPI) Performance(ctx context.Context, version string) (*modelapi.Performance, error) {
 	f.calls.Add(1)
 	return f.performance(ctx, version)
+}
+
+func (f *fakeAPI) Aliases(ctx context.Context) (*modelapi.Aliases, error) {
+	f.calls.Add(1)
+	return f.aliases(ctx)
 }
 
 var errDown = &modelapi.APIError{Op: "test", Status: http.StatusServiceUnavailable, Body: "down"}
@@ -109,6 +115,7 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 			}
 			return pinnedPerformance(a.Version), nil
 		},
+		aliases: func(context.Context) (*modelapi.Aliases, error) { return promoted(a.Version), nil },
 	}, a
 }
 
@@ -153,6 +160,7 @@ func downAPI() *fakeAPI {
 		ready:       func(context.Context) (*modelapi.Health, error) { return nil, errDown },
 		drift:       func(context.Context) (*modelapi.Drift, error) { return nil, errDown },
 		performance: func(context.Context, string) (*modelapi.Performance, error) { return nil, errDown },
+		aliases:     func(context.Context) (*modelapi.Aliases, error) { return nil, errDown },
 	}
 }
 
