@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,18 +49,26 @@ func TestBrowserEndToEnd(t *testing.T) {
 	t.Logf("screenshots in %s", shots)
 
 	// A model store with metrics pinned by evaluate, so that the Monitoring
-	// page has ground truth to chart.
+	// page has ground truth to chart, and the trained version promoted to
+	// champion, so that the Status page has an alias and a history to show.
 	store := filepath.Join(dir, "models")
-	for _, args := range [][]string{
-		{"train", "-store", store},
-		{"evaluate", "-store", store, "-data", "../../pkg/penguins/penguins.csv", "-date-column", "year", "-period", "year"},
-	} {
+	modelCmd := func(args ...string) string {
+		t.Helper()
 		cmd := exec.Command(modelBin, args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		if out, err := cmd.CombinedOutput(); err != nil {
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "USER=e2e"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Fatalf("model-service %s: %v\n%s", args[0], err, out)
 		}
+		return string(out)
 	}
+	trained := regexp.MustCompile(` version (\S+) `).FindStringSubmatch(modelCmd("train", "-store", store))
+	if trained == nil {
+		t.Fatal("model-service train did not name the version it trained")
+	}
+	version := trained[1]
+	modelCmd("evaluate", "-store", store, "-data", "../../pkg/penguins/penguins.csv", "-date-column", "year", "-period", "year")
+	modelCmd("promote", "-store", store, "-alias", "champion", "-reason", "first release", version)
 
 	modelAddr, frontAddr := freePort(t), freePort(t)
 	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store)
@@ -126,6 +135,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(front+"/"+page), chromedp.WaitVisible(css("main h1")), shoot(name)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+	}
+
+	// The Status page shows the promotion made with the real binary: the
+	// alias, its target marked as served, and the history.
+	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/status"), chromedp.WaitVisible(css("[data-testid=promotions-table]"))); err != nil {
+		t.Fatalf("status: the promotion history is not visible: %v", err)
+	}
+	if row, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=alias-row][data-alias=champion]"))); err != nil ||
+		!strings.Contains(row, version) || !strings.Contains(row, "served now") {
+		t.Errorf("status: champion row %q (%v), want %s marked as served", row, err, version)
+	}
+	if row, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=promotion-row]"))); err != nil ||
+		!strings.Contains(row, "champion") || !strings.Contains(row, version) || !strings.Contains(row, "e2e") || !strings.Contains(row, "first release") {
+		t.Errorf("status: promotion row %q (%v), want champion → %s by e2e for \"first release\"", row, err, version)
 	}
 
 	// The Model page's diagnostic plots, drawn from the model service's
