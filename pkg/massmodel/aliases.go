@@ -3,8 +3,6 @@ package massmodel
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,13 +51,10 @@ type aliasFile struct {
 
 func (f aliasFile) digest() (string, error) {
 	f.ContentSHA256 = ""
-	b, err := json.Marshal(f)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return digestJSON(f)
 }
+
+func (f aliasFile) recordedDigest() string { return f.ContentSHA256 }
 
 // Promotion is one change of an alias, as recorded in the history.
 type Promotion struct {
@@ -108,25 +103,11 @@ func (s Store) Alias(name, alias string) (string, error) {
 
 func (s Store) readAliases(name string) (*aliasFile, error) {
 	path := filepath.Join(s.Dir, name, AliasesFile)
-	body, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &aliasFile{Name: name, Aliases: map[string]string{}}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("model store: %w", err)
-	}
 	var f aliasFile
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("model store: %s is corrupt or truncated: %w", path, err)
-	}
-	got, err := f.digest()
-	if err != nil {
-		return nil, fmt.Errorf("model store: %s: %w", path, err)
-	}
-	if got != f.ContentSHA256 {
-		return nil, fmt.Errorf("model store: %s: content hash mismatch: recorded %.12s…, computed %.12s… (modified or corrupt)", path, f.ContentSHA256, got)
+	if found, err := readHashed(path, &f); err != nil {
+		return nil, err
+	} else if !found {
+		return &aliasFile{Name: name, Aliases: map[string]string{}}, nil
 	}
 	if f.Name != name {
 		return nil, fmt.Errorf("model store: %s records model %q", path, f.Name)
@@ -293,33 +274,19 @@ func (s Store) record(af *aliasFile, p Promotion) (err error) {
 	if next.ContentSHA256, err = next.digest(); err != nil {
 		return fmt.Errorf("model store: encoding aliases: %w", err)
 	}
-	body, err := json.MarshalIndent(next, "", "  ")
-	if err != nil {
-		return fmt.Errorf("model store: encoding aliases: %w", err)
-	}
 	line, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("model store: encoding promotion: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+AliasesFile+"-")
-	if err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if err := finish(tmp, append(body, '\n')); err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	undo, err := appendLine(filepath.Join(dir, HistoryFile), line)
-	if err != nil {
-		return fmt.Errorf("model store: appending to the promotion history: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, AliasesFile)); err != nil {
-		return errors.Join(fmt.Errorf("model store: writing aliases: %w", err), undo())
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	return nil
+	// The history line goes in before the alias file is renamed into
+	// place, and is taken back if that fails: the two never disagree.
+	return writeHashed(dir, AliasesFile, next, func() (func() error, error) {
+		undo, err := appendLine(filepath.Join(dir, HistoryFile), line)
+		if err != nil {
+			return nil, fmt.Errorf("model store: appending to the promotion history: %w", err)
+		}
+		return undo, nil
+	})
 }
 
 // appendLine appends line and a newline to path, flushed to disk, creating

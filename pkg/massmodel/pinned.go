@@ -1,13 +1,8 @@
 package massmodel
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,13 +28,10 @@ type PinnedMetrics struct {
 
 func (p PinnedMetrics) digest() (string, error) {
 	p.ContentSHA256 = ""
-	b, err := json.Marshal(p)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return digestJSON(p)
 }
+
+func (p PinnedMetrics) recordedDigest() string { return p.ContentSHA256 }
 
 // ErrOverlap is wrapped by PinMetrics when new periods overlap pinned ones.
 var ErrOverlap = errors.New("periods already pinned")
@@ -64,25 +56,11 @@ func (s Store) readMetrics(name, version string) (*PinnedMetrics, error) {
 		return nil, fmt.Errorf("model store: %w", err)
 	}
 	path := filepath.Join(dir, MetricsFile)
-	body, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &PinnedMetrics{Name: name, Version: version}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("model store: %w", err)
-	}
 	var p PinnedMetrics
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("model store: %s: %w", path, err)
-	}
-	got, err := p.digest()
-	if err != nil {
-		return nil, fmt.Errorf("model store: %s: %w", path, err)
-	}
-	if got != p.ContentSHA256 {
-		return nil, fmt.Errorf("model store: %s: content hash mismatch: recorded %.12s…, computed %.12s… (modified or corrupt)", path, p.ContentSHA256, got)
+	if found, err := readHashed(path, &p); err != nil {
+		return nil, err
+	} else if !found {
+		return &PinnedMetrics{Name: name, Version: version}, nil
 	}
 	if p.Name != name || p.Version != version {
 		return nil, fmt.Errorf("model store: %s records %s %s", path, p.Name, p.Version)
@@ -136,26 +114,8 @@ func (s Store) PinMetrics(name, version string, add []PeriodMetric, overwrite bo
 	if p.ContentSHA256, err = p.digest(); err != nil {
 		return nil, fmt.Errorf("model store: encoding metrics: %w", err)
 	}
-	body, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("model store: encoding metrics: %w", err)
-	}
-	dir := filepath.Join(s.Dir, name, version)
-	// Stage in a hidden file beside the target, flush it, then rename it
-	// over the target: readers see the old file or the new one, never part.
-	tmp, err := os.CreateTemp(dir, ".tmp-"+MetricsFile+"-")
-	if err != nil {
-		return nil, fmt.Errorf("model store: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if err := finish(tmp, append(body, '\n')); err != nil {
-		return nil, fmt.Errorf("model store: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, MetricsFile)); err != nil {
-		return nil, fmt.Errorf("model store: pinning metrics: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("model store: %w", err)
+	if err := writeHashed(filepath.Join(s.Dir, name, version), MetricsFile, p, nil); err != nil {
+		return nil, err
 	}
 	return all, nil
 }
