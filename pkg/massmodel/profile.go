@@ -1,7 +1,6 @@
 package massmodel
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -159,16 +158,14 @@ var ErrNoProfile = errors.New("reference profile unavailable")
 
 // ReferenceProfile returns a's reference profile: its own, or for an
 // artifact that predates stored profiles, one rebuilt from the rows it was
-// fitted to, when those are at hand (its observations, or data with the
-// digest a was trained on; see Diagnose). Otherwise the error wraps
-// ErrNoProfile and says why.
-func ReferenceProfile(ctx context.Context, a *Artifact, m *Model, data penguins.Source) (*Profile, error) {
+// fitted to, d, as Diagnose found them (derr is Diagnose's error when it
+// found none). Otherwise the error wraps ErrNoProfile and says why.
+func ReferenceProfile(a *Artifact, m *Model, d *Diagnostics, derr error) (*Profile, error) {
 	if a.Profile != nil {
 		return a.Profile, nil
 	}
-	d, err := Diagnose(ctx, a, m, data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the artifact predates stored profiles, and its training rows are not at hand: %v", ErrNoProfile, err)
+	if derr != nil {
+		return nil, fmt.Errorf("%w: the artifact predates stored profiles, and its training rows are not at hand: %v", ErrNoProfile, derr)
 	}
 	obs := make([]Observation, len(d.Rows))
 	for i, r := range d.Rows {

@@ -141,7 +141,8 @@ func TestReferenceProfileOfTheReleasedArtifact(t *testing.T) {
 	if a.Profile != nil {
 		t.Fatal("the released artifact has a profile; this test needs one from before")
 	}
-	p, err := ReferenceProfile(context.Background(), a, m, penguins.Embedded{})
+	d, derr := Diagnose(context.Background(), a, m, penguins.Embedded{})
+	p, err := ReferenceProfile(a, m, d, derr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,8 @@ func TestReferenceProfileOfTheReleasedArtifact(t *testing.T) {
 	if err := os.WriteFile(other, bytes.Replace(penguins.EmbeddedCSV(), []byte("39.1,"), []byte("39.2,"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReferenceProfile(context.Background(), a, m, penguins.CSVFile{Path: other}); !errors.Is(err, ErrNoProfile) || !strings.Contains(err.Error(), "predates stored profiles") {
+	d, derr = Diagnose(context.Background(), a, m, penguins.CSVFile{Path: other})
+	if _, err := ReferenceProfile(a, m, d, derr); !errors.Is(err, ErrNoProfile) || !strings.Contains(err.Error(), "predates stored profiles") {
 		t.Errorf("other data: %v", err)
 	}
 }

@@ -30,12 +30,13 @@ var DefaultDrift = DriftSettings{Enabled: true, Window: 1000, Min: 100}
 func (s *Server) EnableDrift(d DriftSettings) { s.drift = d }
 
 // newDrift starts the window of a newly loaded model, or says why there is
-// none.
-func (s *Server) newDrift(ctx context.Context, l Loaded) (*drift.Tracker, string) {
+// none. d and derr are what Diagnose found of its training rows, from
+// which an old artifact's profile is rebuilt.
+func (s *Server) newDrift(l Loaded, d *massmodel.Diagnostics, derr error) (*drift.Tracker, string) {
 	if !s.drift.Enabled {
 		return nil, "drift tracking is off (MODEL_DRIFT_ENABLED=false)"
 	}
-	ref, err := massmodel.ReferenceProfile(ctx, l.Artifact, l.Model, l.Data)
+	ref, err := massmodel.ReferenceProfile(l.Artifact, l.Model, d, derr)
 	if err != nil {
 		return nil, err.Error()
 	}

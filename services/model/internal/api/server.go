@@ -195,7 +195,7 @@ func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	}
 	// A new model starts a new window: records scored by the old one say
 	// nothing about the new one's reference.
-	sv.drift, sv.driftReason = s.newDrift(ctx, l)
+	sv.drift, sv.driftReason = s.newDrift(l, d, derr)
 	// The new version's series first, then the old one's removed: a scrape
 	// never sees no model_info.
 	s.metrics.info.WithLabelValues(a.Version, a.ContentSHA256).Set(1)
