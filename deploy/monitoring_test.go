@@ -91,7 +91,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	sort.Strings(alerts)
-	want := []string{"FrontendDown", "HighLatencyP99", "HighServerErrorRate", "ModelAPIDown", "ModelAPIUnreachableFromFrontend", "ModelInputDrift", "ModelInputsOutOfRange", "ModelPerformanceDegraded"}
+	want := []string{"FrontendDown", "HighLatencyP99", "HighServerErrorRate", "ModelAPIDown", "ModelAPIUnreachableFromFrontend", "ModelInputDrift", "ModelInputsOutOfRange", "ModelPerformanceDegraded", "ModelPredictionLogIncomplete"}
 	if !slices.Equal(alerts, want) {
 		t.Errorf("alerts %v, want %v", alerts, want)
 	}
@@ -136,6 +136,8 @@ func TestAlertUnitTestsCanFail(t *testing.T) {
 		{"for: 1m", "for: 30s"},                                       // down: the 30-second blip fires
 		{"> on (job, instance) 1.25 *", "> on (job, instance) 1.5 *"}, // performance: 1.3 times no longer fires
 		{"> on (job, instance) 1.25 *", "> on (job, instance) 1.1 *"}, // performance: 1.2 times fires
+		{"dropped_total[5m])) > 0", "dropped_total[5m])) > 100"},      // prediction log: 40 drops no longer fire
+		{"dropped_total[5m]", "dropped_total[1m]"},                    // prediction log: the drops 1m45s back are missed
 	} {
 		if !strings.Contains(string(orig), m.from) {
 			t.Fatalf("alerts.yml has no %q to change", m.from)
@@ -326,7 +328,7 @@ func TestComposeMonitoringProfile(t *testing.T) {
 // up, ALERTS), read from their /metrics after some traffic, so that every
 // labelled series exists.
 func TestMonitoringNamesExportedMetrics(t *testing.T) {
-	s := startServices(t, 50, "MODEL_STORE="+evaluatedStore(t))
+	s := startServices(t, 50, "MODEL_STORE="+evaluatedStore(t), "MODEL_PREDICTION_LOG="+t.TempDir())
 	s.traffic(t, "-rate", "50", "-batch", "10", "-duration", "300ms")
 	s.traffic(t, "-shift", "out-of-range", "-rate", "20", "-duration", "100ms")
 	for _, path := range []string{"/", "/predict?bill_length_mm=45&species=Gentoo&sex=male", "/model", "/status"} {
@@ -344,7 +346,7 @@ func TestMonitoringNamesExportedMetrics(t *testing.T) {
 		}
 	}
 	for _, must := range []string{"model_feature_drift_psi", "model_drift_window_records", "model_api_calls_total", "model_info",
-		"model_performance", "model_training_rmse"} {
+		"model_performance", "model_training_rmse", "model_prediction_log_dropped_total"} {
 		if !exported[must] {
 			t.Fatalf("the services do not export %s after traffic", must)
 		}
