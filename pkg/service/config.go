@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -56,7 +57,8 @@ func LoadConfig(prefix string, cfg any) error {
 }
 
 // ConfigFields returns cfg's values keyed by variable name, for logging.
-// Fields tagged `secret:"true"` are masked when set.
+// Fields tagged `secret:"true"` are masked when set, and the credentials
+// of any URL are redacted.
 func ConfigFields(cfg any) map[string]string {
 	out := map[string]string{}
 	v := reflect.Indirect(reflect.ValueOf(cfg))
@@ -65,9 +67,36 @@ func ConfigFields(cfg any) map[string]string {
 		if f.Tag.Get("secret") == "true" && val != "" {
 			val = "****"
 		}
+		val = RedactURL(val)
 		out[f.Tag.Get("envconfig")] = val
 	}
 	return out
+}
+
+// RedactURL returns s with the user name and password of a URL replaced
+// by "redacted", for showing configuration in logs and pages; any other
+// string is returned as it is.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		// Unparsable, yet it may carry credentials: scheme://userinfo@host.
+		if i := strings.Index(s, "://"); i >= 0 {
+			rest := s[i+3:]
+			auth := rest
+			if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+				auth = rest[:j]
+			}
+			if at := strings.LastIndex(auth, "@"); at >= 0 {
+				return s[:i+3] + "redacted" + rest[at:]
+			}
+		}
+		return s
+	}
+	if u.User == nil || u.Scheme == "" {
+		return s
+	}
+	u.User = url.User("redacted")
+	return u.String()
 }
 
 func fields(cfg any) []reflect.StructField {

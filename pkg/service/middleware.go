@@ -1,12 +1,15 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,7 +109,14 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			c.Response().Header()[requestIDKey] = []string{id}
 			c.SetRequest(req.WithContext(requestid.With(req.Context(), id)))
 			m.inflight.Inc()
-			if err := call(log, next, c, id); err != nil {
+			err := call(log, next, c, id)
+			// A client that went away before its answer was written (its
+			// connection closed, so the server cancelled the request's
+			// context) made the request fail, not the server: there is
+			// nobody to answer, and the error handler would log the
+			// failure as ours. A complete answer keeps its status.
+			gone := (err != nil || c.Response().Status >= http.StatusInternalServerError) && ClientGone(c.Request().Context())
+			if err != nil && !gone {
 				c.Error(err) // writes the response through the HTTPErrorHandler
 			}
 			m.inflight.Dec()
@@ -116,6 +126,9 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 				route = "unmatched"
 			}
 			status := c.Response().Status
+			if gone {
+				status = StatusClientClosedRequest
+			}
 			elapsed := time.Since(start)
 			m.observe(route, req.Method, status, elapsed)
 			lvl := zap.InfoLevel
@@ -124,13 +137,54 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			}
 			if ce := log.Check(lvl, "request"); ce != nil {
 				ce.Write(zap.Inline(&accessEntry{
-					id: id, method: req.Method, route: route, uri: req.RequestURI, status: status, latency: elapsed,
+					id: id, method: req.Method, route: route, uri: Clip(req.RequestURI, maxLoggedURI), status: status, latency: elapsed,
 					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(),
 				}))
 			}
 			return nil
 		}
 	}
+}
+
+// StatusClientClosedRequest is the status the access log and the metrics
+// give a request whose client closed its connection before the answer was
+// written: nginx's 499, which Echo's proxy middleware uses too. It is no
+// HTTP status (nothing is sent); it keeps the client's doing out of the 5xx
+// counts and error logs.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether the client of the request that ctx belongs
+// to has closed its connection (or the server is closing it): work for it
+// can stop, and its failure is not the server's.
+func ClientGone(ctx context.Context) bool {
+	return ctx.Err() != nil && context.Cause(ctx) == context.Canceled
+}
+
+// maxLoggedURI bounds the request URI in the access log: a client can
+// send tens of KiB of request line, and a log line must stay small.
+const maxLoggedURI = 1024
+
+// Clip returns s for showing in a page or a log line: at most n bytes of
+// it, cut on a character boundary, with its full length stated when cut,
+// and invalid UTF-8 replaced by U+FFFD. What a client sends must not be
+// able to make an answer or a log line large.
+func Clip(s string, n int) string {
+	if len(s) <= n && utf8.ValidString(s) {
+		return s
+	}
+	p := s
+	if len(p) > n {
+		cut := n
+		for cut > 0 && cut > n-utf8.UTFMax && !utf8.RuneStart(p[cut]) {
+			cut--
+		}
+		p = p[:cut]
+	}
+	p = strings.ToValidUTF8(p, "\uFFFD")
+	if len(s) > n {
+		p += "… (" + strconv.Itoa(len(s)) + " bytes)"
+	}
+	return p
 }
 
 // call runs the handler, turning a panic into an error.

@@ -17,11 +17,15 @@ type testConfig struct {
 	Password string        `envconfig:"TEST_PASSWORD" secret:"true"`
 	Limit    ByteSize      `envconfig:"TEST_LIMIT" default:"8MiB"`
 	Wait     time.Duration `envconfig:"TEST_WAIT" default:"1s"`
+	Upstream string        `envconfig:"TEST_UPSTREAM"`
+	Proxies  IPRanges      `envconfig:"TEST_TRUSTED_PROXIES"`
 }
 
 func TestLoadConfig(t *testing.T) {
 	t.Setenv("TEST_PASSWORD", "hunter2")
 	t.Setenv("TEST_LIMIT", "64KiB")
+	t.Setenv("TEST_UPSTREAM", "https://user:hunter3@up.example:8443/api")
+	t.Setenv("TEST_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8")
 	var c testConfig
 	if err := LoadConfig("TEST", &c); err != nil {
 		t.Fatal(err)
@@ -30,15 +34,18 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("config = %+v", c)
 	}
 	fields := ConfigFields(&c)
-	if fields["TEST_PASSWORD"] != "****" || fields["TEST_LIMIT"] != "64KiB" || fields["TEST_ADDR"] != ":8080" {
+	if fields["TEST_PASSWORD"] != "****" || fields["TEST_LIMIT"] != "64KiB" || fields["TEST_ADDR"] != ":8080" ||
+		fields["TEST_UPSTREAM"] != "https://redacted@up.example:8443/api" || fields["TEST_TRUSTED_PROXIES"] != "10.0.0.0/8,192.0.2.7/32,fd00::/8" {
 		t.Errorf("fields = %v", fields)
 	}
 	for env, want := range map[string]string{
-		"TEST_WAIT=soon":  "TEST_WAIT",
-		"TEST_LIMIT=-1":   "TEST_LIMIT",
-		"TEST_LIMIT=8MB":  "TEST_LIMIT",
-		"TEST_ADRR=:9090": "unknown variable TEST_ADRR",
-		"ADDR=nonsense":   "", // the bare name is not read
+		"TEST_WAIT=soon":                        "TEST_WAIT",
+		"TEST_LIMIT=-1":                         "TEST_LIMIT",
+		"TEST_LIMIT=8MB":                        "TEST_LIMIT",
+		"TEST_ADRR=:9090":                       "unknown variable TEST_ADRR",
+		"TEST_TRUSTED_PROXIES=10.0.0.0/33":      "TEST_TRUSTED_PROXIES",
+		"TEST_TRUSTED_PROXIES=10.0.0.0/8,proxy": "TEST_TRUSTED_PROXIES",
+		"ADDR=nonsense":                         "", // the bare name is not read
 	} {
 		t.Run(env, func(t *testing.T) {
 			k, v, _ := strings.Cut(env, "=")
@@ -55,6 +62,23 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("err = %v, want it to name %s", err, want)
 			}
 		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:secret@model:8080":       "http://redacted@model:8080",
+		"http://user@model:8080/p?q=1":        "http://redacted@model:8080/p?q=1",
+		"http://us er:sec%zz@model:8080/x":    "http://redacted@model:8080/x", // unparsable
+		"postgres://app:pw@db/penguins":       "postgres://redacted@db/penguins",
+		"http://model:8080":                   "http://model:8080",
+		":8080":                               ":8080",
+		"mailto:someone@example.com":          "mailto:someone@example.com",
+		"http://model:8080/path@with-at-sign": "http://model:8080/path@with-at-sign",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
