@@ -32,6 +32,11 @@ type Config struct {
 	// Prometheus's /alerts page. Empty: the page names the file only.
 	AlertRulesURL string `envconfig:"FRONTEND_ALERT_RULES_URL"`
 
+	// TrustedProxies are the proxies (CIDR ranges) whose X-Forwarded-For
+	// and X-Real-IP name the client in the access log; from anyone else
+	// the connection's peer is logged.
+	TrustedProxies service.IPRanges `envconfig:"FRONTEND_TRUSTED_PROXIES"`
+
 	ReadHeaderTimeout time.Duration `envconfig:"FRONTEND_READ_HEADER_TIMEOUT" default:"5s"`
 	ReadTimeout       time.Duration `envconfig:"FRONTEND_READ_TIMEOUT" default:"15s"`
 	WriteTimeout      time.Duration `envconfig:"FRONTEND_WRITE_TIMEOUT" default:"30s"`
@@ -57,13 +62,28 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("config: %s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
 	}
 	if u, err := url.Parse(c.ModelURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("MODEL_URL", "want an http(s) URL such as http://localhost:8080, got %q", c.ModelURL)
+		bad("MODEL_URL", "want an http(s) URL such as http://localhost:8080, got %q", service.RedactURL(c.ModelURL))
 	}
 	if u, err := url.Parse(c.AlertRulesURL); c.AlertRulesURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		bad("ALERT_RULES_URL", "want empty or an http(s) URL such as https://github.com/OWNER/REPO/blob/main/deploy/monitoring/alerts.yml, got %q", c.AlertRulesURL)
+		bad("ALERT_RULES_URL", "want empty or an http(s) URL such as https://github.com/OWNER/REPO/blob/main/deploy/monitoring/alerts.yml, got %q", service.RedactURL(c.AlertRulesURL))
 	}
 	if c.ModelRetries < 0 || c.ModelRetries > 10 {
 		bad("MODEL_RETRIES", "want 0 to 10, got %d", c.ModelRetries)
+	}
+	// Upper bounds: a typo such as 30000s or 9999h must not leave a
+	// request, a page or a drain waiting for hours.
+	for _, l := range []struct {
+		name   string
+		d, max time.Duration
+	}{
+		{"MODEL_TIMEOUT", c.ModelTimeout, time.Minute}, {"MODEL_BUDGET", c.ModelBudget, 2 * time.Minute},
+		{"READ_HEADER_TIMEOUT", c.ReadHeaderTimeout, time.Minute}, {"READ_TIMEOUT", c.ReadTimeout, 10 * time.Minute},
+		{"WRITE_TIMEOUT", c.WriteTimeout, 10 * time.Minute}, {"IDLE_TIMEOUT", c.IdleTimeout, time.Hour},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 10 * time.Minute},
+	} {
+		if l.d > l.max {
+			bad(l.name, "want at most %s, got %s", l.max, l.d)
+		}
 	}
 	errs = append(errs, service.CheckServer(envPrefix, c.Addr, c.Env, map[string]time.Duration{
 		"FRONTEND_MODEL_TIMEOUT": c.ModelTimeout, "FRONTEND_MODEL_BUDGET": c.ModelBudget, "FRONTEND_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "FRONTEND_READ_TIMEOUT": c.ReadTimeout,

@@ -424,6 +424,12 @@ type proc struct {
 
 func startProc(t *testing.T, bin string, env ...string) *proc {
 	t.Helper()
+	return startProcLog(t, bin, filepath.Join(t.TempDir(), filepath.Base(bin)+".log"), env...)
+}
+
+// startProcLog is startProc with the process's output in the file logPath.
+func startProcLog(t *testing.T, bin, logPath string, env ...string) *proc {
+	t.Helper()
 	var clean []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MODEL_") && !strings.HasPrefix(kv, "FRONTEND_") {
@@ -432,7 +438,7 @@ func startProc(t *testing.T, bin string, env ...string) *proc {
 	}
 	p := &proc{cmd: exec.Command(bin), done: make(chan error, 1)}
 	p.cmd.Env = append(clean, env...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(bin)+".log"))
+	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,10 +463,10 @@ func (p *proc) stop(t *testing.T) {
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Errorf("model service exited with %v after SIGTERM", err)
+			t.Errorf("%s exited with %v after SIGTERM", filepath.Base(p.cmd.Path), err)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("model service did not stop")
+		t.Fatalf("%s did not stop", filepath.Base(p.cmd.Path))
 	}
 }
 

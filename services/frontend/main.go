@@ -58,6 +58,7 @@ func newApp(log *zap.Logger, cfg Config) (*web.App, error) {
 	}
 	return web.New(log, client, calls, web.Options{
 		ModelURL: cfg.ModelURL, Build: buildinfo.Read(), ModelBudget: cfg.ModelBudget, AlertRulesURL: cfg.AlertRulesURL,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 }
 

@@ -48,6 +48,11 @@ type Config struct {
 	PredictionLog         string           `envconfig:"MODEL_PREDICTION_LOG"`
 	PredictionLogMaxBytes service.ByteSize `envconfig:"MODEL_PREDICTION_LOG_MAX_BYTES" default:"64MiB"`
 
+	// TrustedProxies are the proxies (CIDR ranges) whose X-Forwarded-For
+	// and X-Real-IP name the client in the access log; from anyone else
+	// the connection's peer is logged.
+	TrustedProxies service.IPRanges `envconfig:"MODEL_TRUSTED_PROXIES"`
+
 	MaxBodyBytes service.ByteSize `envconfig:"MODEL_MAX_BODY_BYTES" default:"8MiB"`
 	MaxRows      int              `envconfig:"MODEL_MAX_ROWS" default:"100000"`
 

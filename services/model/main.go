@@ -85,6 +85,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	srv.TrustProxies(cfg.TrustedProxies)
 	srv.EnableDrift(api.DriftSettings{Enabled: cfg.DriftEnabled, Window: cfg.DriftWindow, Min: cfg.DriftMin})
 	if cfg.PredictionLog != "" {
 		plog, err := predlog.Open(log, predlog.Options{Dir: cfg.PredictionLog, MaxBytes: int64(cfg.PredictionLogMaxBytes)})

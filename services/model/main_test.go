@@ -240,6 +240,8 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_LOG_LEVEL=loud":                        "MODEL_LOG_LEVEL",
 		"MODEL_ENV=qa":                                "MODEL_ENV",
 		"MODEL_MAXROWS=10":                            "unknown variable MODEL_MAXROWS",
+		"MODEL_TRUSTED_PROXIES=10.0.0.0/33":           "MODEL_TRUSTED_PROXIES",
+		"MODEL_TRUSTED_PROXIES=proxy.internal":        "MODEL_TRUSTED_PROXIES",
 		"MODEL_DRIFT_WINDOW=many":                     "MODEL_DRIFT_WINDOW",
 		"MODEL_DRIFT_WINDOW=0":                        "MODEL_DRIFT_WINDOW: want 1 to",
 		"MODEL_DRIFT_MIN=5000":                        "MODEL_DRIFT_MIN: want 1 to MODEL_DRIFT_WINDOW (1000)",

@@ -24,6 +24,10 @@ type Layout struct {
 	Active  string // "home", "explore", "model", "predict", "monitoring", "status"
 	Links   Links
 	Version string // the frontend's build version
+	// Stylesheet and Script are the URLs of static/style.css and
+	// static/app.js: served, names with their content's hash, so that
+	// browsers may keep them for good.
+	Stylesheet, Script string
 }
 
 // Notice is a message box: Kind is "ok", "info", "warning" or "error".

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
 	"github.com/palmerops/penguins/pkg/modelapi"
@@ -41,7 +42,7 @@ type ModelAPI interface {
 
 // Options configure an App.
 type Options struct {
-	ModelURL string // shown on the pages
+	ModelURL string // shown on the pages, with any credentials redacted
 	Build    buildinfo.Info
 	// ModelBudget bounds the model API calls of one page, retries
 	// included (default 5s). The Overview, a data page at heart, waits at
@@ -51,6 +52,10 @@ type Options struct {
 	// file in the deployment's repository, or Prometheus's /alerts page);
 	// empty, the Monitoring page names the file without a link.
 	AlertRulesURL string
+	// TrustedProxies are the proxies whose X-Forwarded-For and X-Real-IP
+	// name the client in the access log; from anyone else the peer is
+	// logged.
+	TrustedProxies service.IPRanges
 }
 
 // overviewBudget is how long the Overview waits for the model API.
@@ -69,10 +74,15 @@ type App struct {
 
 	explore views.Explore     // without Layout
 	static  map[string][]byte // EDA chart SVGs by file name
+	assets  assets            // the files under static/
 
 	mu          sync.Mutex
 	modelCharts map[string]*modelCharts // by model version
-	curves      *curveCache
+	curves      map[curveKey]*curve
+	charts      *chartCache // drawn prediction charts
+	served      servedVersion
+	// One model call for concurrent requests that need the same answer.
+	curveCalls, diagnosticsCalls singleflight.Group
 
 	ready atomic.Bool
 }
@@ -87,6 +97,7 @@ func New(log *zap.Logger, api ModelAPI, calls *CallLog, opts Options) (*App, err
 	if calls == nil {
 		calls = NewCallLog(50)
 	}
+	opts.ModelURL = service.RedactURL(opts.ModelURL)
 	if opts.ModelBudget <= 0 {
 		opts.ModelBudget = 5 * time.Second
 	}
@@ -94,10 +105,14 @@ func New(log *zap.Logger, api ModelAPI, calls *CallLog, opts Options) (*App, err
 		log: log, api: api, opts: opts, calls: calls,
 		reg:         prometheus.NewRegistry(),
 		modelCharts: map[string]*modelCharts{},
-		curves:      newCurveCache(512),
+		curves:      map[curveKey]*curve{},
+		charts:      newChartCache(512),
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	calls.register(a.reg)
+	if a.assets, err = loadAssets(staticFiles, "static"); err != nil {
+		return nil, err
+	}
 	if a.explore, a.static, err = buildExplore(rows); err != nil {
 		return nil, fmt.Errorf("explore page: %w", err)
 	}
@@ -105,6 +120,7 @@ func New(log *zap.Logger, api ModelAPI, calls *CallLog, opts Options) (*App, err
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.handleError
+	e.IPExtractor = service.IPExtractor(opts.TrustedProxies)
 	e.Use(service.Observe(log, service.NewHTTPMetrics(a.reg)), securityHeaders)
 	a.echo = e
 	a.routes(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
@@ -119,7 +135,12 @@ func (a *App) Handler() http.Handler { return a.echo }
 func (a *App) SetDraining() { a.ready.Store(false) }
 
 func (a *App) layout(title, active string, links views.Links) views.Layout {
-	return views.Layout{Title: title, Active: active, Links: links, Version: a.opts.Build.Version}
+	l := views.Layout{Title: title, Active: active, Links: links, Version: a.opts.Build.Version,
+		Stylesheet: links.Static + "style.css", Script: links.Static + "app.js"}
+	if links.Live {
+		l.Stylesheet, l.Script = a.assets.url("style.css"), a.assets.url("app.js")
+	}
+	return l
 }
 
 // render writes a templ component into a buffer first, so a render error is
@@ -129,6 +150,9 @@ func render(c echo.Context, status int, comp templ.Component) error {
 	if err := comp.Render(c.Request().Context(), &buf); err != nil {
 		return fmt.Errorf("rendering page: %w", err)
 	}
+	// Pages change with the model service and the data behind them:
+	// browsers must ask again each time (a 200 or a 304 is theirs to get).
+	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.HTMLBlob(status, buf.Bytes())
 }
 

@@ -26,6 +26,7 @@ func (a *App) Export(ctx context.Context, dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: the Model page needs the model API: %w", err)
 	}
+	a.served.note(md.Version)
 	links := views.ExportLinks
 	mv, modelFiles, err := a.modelPage(ctx, md, links)
 	if err != nil {

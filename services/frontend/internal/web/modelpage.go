@@ -8,6 +8,7 @@ import (
 
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/penguins"
+	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/frontend/internal/charts"
 	"github.com/palmerops/penguins/services/frontend/internal/views"
 )
@@ -45,28 +46,48 @@ func (a *App) chartsFor(ctx context.Context, version string) (*modelCharts, erro
 	if ok {
 		return mc, nil
 	}
-	d, err := a.api.Diagnostics(ctx)
+	// A version not served has no charts to draw: a link naming one must
+	// not cost a diagnostics call (isServed costs at most one call a
+	// second, whatever the links).
+	served, err := a.isServed(ctx, version)
 	if err != nil {
 		return nil, err
 	}
-	if d.Version != version {
-		return nil, fmt.Errorf("%w: diagnostics of %s, want %s", errOtherVersion, d.Version, version)
+	if !served {
+		return nil, fmt.Errorf("%w: no charts of version %s", errOtherVersion, service.Clip(version, 64))
 	}
-	if !d.Available {
-		return &modelCharts{reason: d.Reason}, nil
-	}
-	files, err := drawModelCharts(d.Rows)
+	// Concurrent requests share one call and one drawing.
+	res, err, _ := a.diagnosticsCalls.Do(version, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.ModelBudget)
+		defer cancel()
+		d, err := a.api.Diagnostics(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.served.note(d.Version)
+		if d.Version != version {
+			return nil, fmt.Errorf("%w: diagnostics of %s, want %s", errOtherVersion, d.Version, version)
+		}
+		if !d.Available {
+			return &modelCharts{reason: d.Reason}, nil
+		}
+		files, err := drawModelCharts(d.Rows)
+		if err != nil {
+			return nil, fmt.Errorf("diagnostics of %s: %w", version, err)
+		}
+		mc := &modelCharts{files: files}
+		a.mu.Lock()
+		if len(a.modelCharts) >= maxModelVersions {
+			clear(a.modelCharts) // old versions' charts are no longer linked
+		}
+		a.modelCharts[version] = mc
+		a.mu.Unlock()
+		return mc, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("diagnostics of %s: %w", version, err)
+		return nil, err
 	}
-	mc = &modelCharts{files: files}
-	a.mu.Lock()
-	if len(a.modelCharts) >= maxModelVersions {
-		clear(a.modelCharts) // old versions' charts are no longer linked
-	}
-	a.modelCharts[version] = mc
-	a.mu.Unlock()
-	return mc, nil
+	return res.(*modelCharts), nil
 }
 
 // diagnosticSeries groups the rows by species, in the data set's order of

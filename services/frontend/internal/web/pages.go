@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -19,6 +20,8 @@ func (a *App) overview(c echo.Context) error {
 	md, err := a.api.Metadata(ctx)
 	if err != nil {
 		a.modelFailure(c, "metadata", err)
+	} else {
+		a.served.note(md.Version)
 	}
 	return render(c, http.StatusOK, views.OverviewView(a.overviewView(md, err, views.ServedLinks)))
 }
@@ -70,6 +73,7 @@ func (a *App) model(c echo.Context) error {
 		v := views.ModelPage{Layout: a.layout("Model", "model", views.ServedLinks), Unavailable: n}
 		return render(c, status, views.ModelView(v))
 	}
+	a.served.note(md.Version)
 	v, _, err := a.modelPage(ctx, md, views.ServedLinks)
 	if err != nil {
 		a.modelFailure(c, "diagnostics", err) // logs it; the page says the plots are missing
@@ -96,6 +100,7 @@ func (a *App) status(c echo.Context) error {
 	case err == nil:
 		v.ModelStatus = views.Notice{Kind: "ok", Title: "Ready", Text: "The model service has a verified model loaded."}
 		v.ModelVersion = h.Version
+		a.served.note(h.Version)
 	case h != nil:
 		v.ModelStatus = views.Notice{Kind: "warning", Title: "Not ready: " + h.Status, Text: h.Reason}
 	default:
@@ -107,9 +112,7 @@ func (a *App) status(c echo.Context) error {
 	for _, s := range calls {
 		row := views.CallRow{At: s.At.UTC().Format("15:04:05.000"), Op: s.Op, Status: fmt.Sprint(s.Status),
 			Duration: fmtDuration(s.Duration), Attempts: fmt.Sprint(s.Attempts)}
-		if s.Err != nil {
-			row.Error = s.Err.Error()
-		}
+		row.Error = callOutcome(s.Err)
 		v.Calls = append(v.Calls, row)
 	}
 	v.P50, v.P95 = fmtDuration(percentile(calls, 50)), fmtDuration(percentile(calls, 95))
@@ -119,6 +122,27 @@ func (a *App) status(c echo.Context) error {
 		v.Build = append(v.Build, views.KV{Key: dep, Value: b.Deps[dep]})
 	}
 	return render(c, http.StatusOK, views.StatusView(v))
+}
+
+// callOutcome says in words how a call to the model API failed, for the
+// Status page. The error itself (addresses, Go's wording, the model
+// service's body) goes to the logs only.
+func callOutcome(err error) string {
+	if err == nil {
+		return ""
+	}
+	if apiErr, ok := errors.AsType[*modelapi.APIError](err); ok {
+		return fmt.Sprintf("answered %d %s", apiErr.Status, http.StatusText(apiErr.Status))
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "abandoned: the request it was for ended first"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer within the time allowed"
+	case modelapi.Unavailable(err):
+		return "no answer: the model service could not be reached"
+	}
+	return "the answer could not be used; the frontend's logs have the details"
 }
 
 func fmtDuration(d time.Duration) string {

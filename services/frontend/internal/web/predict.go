@@ -61,6 +61,9 @@ func parsePredictQuery(q url.Values) predictQuery {
 	if _, ok := penguins.ParseSex(pq.Record.Sex); !ok {
 		pq.Errors["sex"] = "Choose female or male."
 	}
+	// A valid length is a few characters; the form shows back a clipped
+	// prefix of anything else.
+	pq.Bill = service.Clip(pq.Bill, maxEchoed)
 	return pq
 }
 
@@ -109,6 +112,7 @@ func (a *App) predict(c echo.Context) error {
 		status, v.Notice = http.StatusBadGateway, &views.Notice{Kind: "error", Title: "The prediction service answered in an unexpected form", Text: "Try again later."}
 		return a.renderPredict(c, status, v)
 	}
+	a.served.note(resp.Version)
 	a.log.Info("prediction returned", zap.String("request_id", id), zap.Float64("body_mass_g", resp.Predict[0]),
 		zap.String("model_version", resp.Version))
 	r := &views.PredictResult{
@@ -145,7 +149,13 @@ func (a *App) modelFailure(c echo.Context, op string, err error) (int, *views.No
 	if errors.As(err, &apiErr) {
 		fields = append(fields, zap.Int("model_status", apiErr.Status), zap.String("model_body", apiErr.Body))
 	}
-	a.log.Error("HTTP error", fields...)
+	if service.ClientGone(c.Request().Context()) {
+		// The call was cut short because the browser left: not a failure
+		// of either service (the access line says 499).
+		a.log.Info("model API call abandoned: the client went away", fields...)
+	} else {
+		a.log.Error("HTTP error", fields...)
+	}
 	if unavailable(err) {
 		return http.StatusServiceUnavailable, &views.Notice{Kind: "error", Title: "Prediction service unavailable",
 			Text: "The model API is not answering right now. This page works again as soon as it is back; no need to reload the app."}
@@ -168,49 +178,124 @@ func fmtGrams(x float64) string { return strconv.FormatFloat(math.Round(x), 'f',
 // curveStep is the spacing of the prediction curve's points (mm).
 const curveStep = 0.5
 
+// curveRows are the bill lengths a prediction chart needs the model's
+// answer for: every length the form accepts (billMin to billMax in steps
+// of 0.1 mm), so that one call per version, species and sex draws the
+// curve and marks any length on it.
+var curveRows = func() []float64 {
+	var out []float64
+	for i := 0; billMin+float64(i)/10 <= billMax+1e-9; i++ {
+		out = append(out, math.Round((billMin*10+float64(i)))/10)
+	}
+	return out
+}()
+
+// curveKey names one prediction curve: a model version, species and sex.
+type curveKey struct{ version, species, sex string }
+
+// curve is the model's answer for curveRows.
+type curve struct{ fit, lower, upper []float64 }
+
+// maxCurves bounds the curves kept: every species and sex of a few versions.
+const maxCurves = 6 * maxModelVersions
+
 // predictChart serves the prediction curve for a species and sex with one
-// bill length marked. Charts are cached by model version and input, so a
-// shared link or a slider revisit costs no drawing.
+// bill length marked. The link names the model version (v) that the page
+// showed; a chart of any other version is not found, and asking whether v
+// is still served costs at most one model call a second whatever the
+// links (isServed). The curve itself is one model call per version,
+// species and sex, so no query can make the frontend call the model
+// service for each request; drawn charts are kept too.
 func (a *App) predictChart(c echo.Context) error {
 	pq := parsePredictQuery(c.QueryParams())
 	if len(pq.Errors) > 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, "bad chart parameters")
 	}
-	key := curveKey{version: c.QueryParam("v"), species: pq.Record.Species, sex: pq.Record.Sex, bill: pq.Record.BillLengthMM}
-	if svg, ok := a.curves.get(key); ok {
+	v := c.QueryParam("v")
+	if v == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "the chart link names no model version (v)")
+	}
+	key := chartKey{curveKey{v, pq.Record.Species, pq.Record.Sex}, pq.Record.BillLengthMM}
+	if svg, ok := a.charts.get(key); ok {
 		return svgBlob(c, svg, true)
 	}
-	// The curve and the marked point in one batch call to the model API.
-	var recs []modelapi.Record
-	for x := billMin; x <= billMax+1e-9; x += curveStep {
-		recs = append(recs, modelapi.Record{BillLengthMM: math.Round(x*10) / 10, Species: pq.Record.Species, Sex: pq.Record.Sex})
-	}
-	recs = append(recs, pq.Record)
 	ctx, cancel := a.modelCtx(c)
 	defer cancel()
-	resp, err := a.api.Predict(ctx, recs, modelapi.PredictOptions{Interval: true})
+	cv, err := a.curveFor(ctx, key.curve)
+	if errors.Is(err, errOtherVersion) {
+		return echo.ErrNotFound // an old page's link, or a made-up version
+	}
 	if err != nil {
 		status, _ := a.modelFailure(c, "predict", err)
 		return echo.NewHTTPError(status, "prediction service unavailable")
 	}
-	if len(resp.Predict) != len(recs) || resp.Interval == nil || len(resp.Interval.Lower) != len(recs) {
-		return echo.NewHTTPError(http.StatusBadGateway, "malformed prediction response")
+	points := make([]charts.CurvePoint, 0, len(curveRows)/5+1)
+	for i, x := range curveRows {
+		if math.Abs(math.Remainder(x, curveStep)) < 1e-9 {
+			points = append(points, charts.CurvePoint{X: x, Y: cv.fit[i], Lower: cv.lower[i], Upper: cv.upper[i]})
+		}
 	}
-	n := len(recs) - 1
-	curve := make([]charts.CurvePoint, n)
-	for i := range curve {
-		curve[i] = charts.CurvePoint{X: recs[i].BillLengthMM, Y: resp.Predict[i], Lower: resp.Interval.Lower[i], Upper: resp.Interval.Upper[i]}
-	}
-	mark := charts.Point{X: pq.Record.BillLengthMM, Y: resp.Predict[n]}
+	i := int(math.Round((pq.Record.BillLengthMM - billMin) * 10))
+	mark := charts.Point{X: pq.Record.BillLengthMM, Y: cv.fit[i]}
 	svg, err := charts.PredictionCurve(
 		fmt.Sprintf("Predicted body mass: %s %s", strings.ToLower(pq.Record.Sex), pq.Record.Species),
-		"Bill length (mm)", "Body mass (g)", curve, mark, fmt.Sprintf("%.1f mm: %s g", mark.X, fmtGrams(mark.Y)))
+		"Bill length (mm)", "Body mass (g)", points, mark, fmt.Sprintf("%.1f mm: %s g", mark.X, fmtGrams(mark.Y)))
 	if err != nil {
 		return err
 	}
-	key.version = resp.Version
-	a.curves.put(key, svg)
-	return svgBlob(c, svg, key.version == c.QueryParam("v"))
+	a.charts.put(key, svg)
+	return svgBlob(c, svg, true)
+}
+
+// curveFor returns the model's predictions for curveRows of a species and
+// sex by the version key names, from one model call per key (concurrent
+// requests share it), or errOtherVersion when that version is not served.
+func (a *App) curveFor(ctx context.Context, key curveKey) (*curve, error) {
+	a.mu.Lock()
+	cv, ok := a.curves[key]
+	a.mu.Unlock()
+	if ok {
+		return cv, nil
+	}
+	served, err := a.isServed(ctx, key.version)
+	if err != nil {
+		return nil, err
+	}
+	if !served {
+		return nil, fmt.Errorf("%w: no chart of version %s", errOtherVersion, service.Clip(key.version, 64))
+	}
+	res, err, _ := a.curveCalls.Do(key.version+"\x00"+key.species+"\x00"+key.sex, func() (any, error) {
+		// Not the caller's context: the answer serves every waiter.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.ModelBudget)
+		defer cancel()
+		recs := make([]modelapi.Record, len(curveRows))
+		for i, x := range curveRows {
+			recs[i] = modelapi.Record{BillLengthMM: x, Species: key.species, Sex: key.sex}
+		}
+		resp, err := a.api.Predict(ctx, recs, modelapi.PredictOptions{Interval: true})
+		if err != nil {
+			return nil, err
+		}
+		if len(resp.Predict) != len(recs) || resp.Interval == nil || len(resp.Interval.Lower) != len(recs) || len(resp.Interval.Upper) != len(recs) {
+			return nil, errors.New("malformed prediction response")
+		}
+		a.served.note(resp.Version)
+		cv := &curve{fit: resp.Predict, lower: resp.Interval.Lower, upper: resp.Interval.Upper}
+		a.mu.Lock()
+		if len(a.curves) >= maxCurves {
+			clear(a.curves) // old versions' curves are no longer linked
+		}
+		a.curves[curveKey{resp.Version, key.species, key.sex}] = cv
+		a.mu.Unlock()
+		if resp.Version != key.version {
+			return nil, fmt.Errorf("%w: version %s answered for %s", errOtherVersion, resp.Version, key.version)
+		}
+		return cv, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*curve), nil
 }
 
 // svgBlob serves a chart; immutable ones (keyed by model version) may be
@@ -224,25 +309,26 @@ func svgBlob(c echo.Context, svg []byte, immutable bool) error {
 	return c.Blob(http.StatusOK, "image/svg+xml", svg)
 }
 
-type curveKey struct {
-	version, species, sex string
-	bill                  float64
+// chartKey names one prediction chart: a curve with a bill length marked.
+type chartKey struct {
+	curve curveKey
+	bill  float64
 }
 
-// curveCache is a small LRU of rendered prediction charts.
-type curveCache struct {
+// chartCache is a small LRU of drawn prediction charts.
+type chartCache struct {
 	mu    sync.Mutex
 	max   int
-	order *list.List // of curveKey, most recent first
-	items map[curveKey]*list.Element
-	svgs  map[curveKey][]byte
+	order *list.List // of chartKey, most recent first
+	items map[chartKey]*list.Element
+	svgs  map[chartKey][]byte
 }
 
-func newCurveCache(max int) *curveCache {
-	return &curveCache{max: max, order: list.New(), items: map[curveKey]*list.Element{}, svgs: map[curveKey][]byte{}}
+func newChartCache(max int) *chartCache {
+	return &chartCache{max: max, order: list.New(), items: map[chartKey]*list.Element{}, svgs: map[chartKey][]byte{}}
 }
 
-func (c *curveCache) get(k curveKey) ([]byte, bool) {
+func (c *chartCache) get(k chartKey) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[k]
@@ -253,7 +339,7 @@ func (c *curveCache) get(k curveKey) ([]byte, bool) {
 	return c.svgs[k], true
 }
 
-func (c *curveCache) put(k curveKey, svg []byte) {
+func (c *chartCache) put(k chartKey, svg []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
@@ -264,7 +350,7 @@ func (c *curveCache) put(k curveKey, svg []byte) {
 	c.items[k] = c.order.PushFront(k)
 	c.svgs[k] = svg
 	for c.order.Len() > c.max {
-		old := c.order.Remove(c.order.Back()).(curveKey)
+		old := c.order.Remove(c.order.Back()).(chartKey)
 		delete(c.items, old)
 		delete(c.svgs, old)
 	}

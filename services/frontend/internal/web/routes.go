@@ -16,20 +16,21 @@ import (
 //go:embed static
 var staticFiles embed.FS
 
+// routes registers every route; each answers HEAD as it answers GET.
 func (a *App) routes(metrics http.Handler) {
 	e := a.echo
-	e.GET("/", a.overview)
-	e.GET("/explore", a.explorePage)
-	e.GET("/model", a.model)
-	e.GET("/predict", a.predict)
-	e.GET("/monitoring", a.monitoring)
-	e.GET("/status", a.status)
-	e.GET("/charts/:name", a.dataChart)
-	e.GET("/charts/model/:version/:name", a.modelChart)
-	e.GET("/charts/predict.svg", a.predictChart)
-	e.StaticFS("/static", echo.MustSubFS(staticFiles, "static"))
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
-	e.GET("/readyz", func(c echo.Context) error {
+	service.GET(e, "/", a.overview)
+	service.GET(e, "/explore", a.explorePage)
+	service.GET(e, "/model", a.model)
+	service.GET(e, "/predict", a.predict)
+	service.GET(e, "/monitoring", a.monitoring)
+	service.GET(e, "/status", a.status)
+	service.GET(e, "/charts/:name", a.dataChart)
+	service.GET(e, "/charts/model/:version/:name", a.modelChart)
+	service.GET(e, "/charts/predict.svg", a.predictChart)
+	service.GET(e, "/static/:name", a.staticFile)
+	service.GET(e, "/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
+	service.GET(e, "/readyz", func(c echo.Context) error {
 		// Ready means this service can render its pages; it deliberately
 		// does not depend on the model service being up.
 		if !a.ready.Load() {
@@ -37,8 +38,8 @@ func (a *App) routes(metrics http.Handler) {
 		}
 		return c.JSON(http.StatusOK, modelapi.Health{Status: "ready", Version: a.opts.Build.Version})
 	})
-	e.GET("/version", func(c echo.Context) error { return c.JSON(http.StatusOK, a.opts.Build) })
-	e.GET("/metrics", echo.WrapHandler(metrics))
+	service.GET(e, "/version", func(c echo.Context) error { return c.JSON(http.StatusOK, a.opts.Build) })
+	service.GET(e, "/metrics", echo.WrapHandler(metrics))
 }
 
 func (a *App) dataChart(c echo.Context) error {
@@ -67,6 +68,10 @@ func (a *App) modelChart(c echo.Context) error {
 	return svgBlob(c, svg, true)
 }
 
+// maxEchoed bounds what a page repeats of a request (a path, a form
+// value): enough to recognise it, never enough to make the page large.
+const maxEchoed = 200
+
 // handleError is Echo's HTTPErrorHandler: pages get an HTML error page,
 // never a stack trace; internal errors are logged.
 func (a *App) handleError(err error, c echo.Context) {
@@ -80,14 +85,14 @@ func (a *App) handleError(err error, c echo.Context) {
 		status = he.Code
 		switch status {
 		case http.StatusNotFound:
-			msg = "There is no page at " + c.Request().URL.Path + "."
+			msg = "There is no page at " + service.Clip(c.Request().URL.Path, maxEchoed) + "."
 		case http.StatusMethodNotAllowed:
 			msg = "This page only answers GET requests."
 		case http.StatusServiceUnavailable:
 			msg = "The prediction service is unavailable right now; try again shortly."
 		default:
 			if m, ok := he.Message.(string); ok && status < 500 {
-				msg = m
+				msg = service.Clip(m, maxEchoed)
 			}
 		}
 	}

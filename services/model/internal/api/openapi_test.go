@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -360,7 +361,13 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		call{f.ts, "GET", "/nope", "", "", 404},
 		call{f.ts, "GET", "/predict", "", "", 405},
 		call{f.ts, "DELETE", "/metadata", "", "", 405},
-		call{f.ts, "HEAD", "/ping", "", "", 405},
+		call{f.ts, "HEAD", "/nope", "", "", 404},
+		call{f.ts, "HEAD", "/metadata", "", "", 200},
+		call{loading, "HEAD", "/metadata", "", "", 503},
+		call{f.ts, "HEAD", "/docs", "", "", 200},
+		call{f.ts, "HEAD", "/v2/models/penguin_model", "", "", 200},
+		call{f.ts, "HEAD", "/v2/models/penguins", "", "", 404},
+		call{f.ts, "HEAD", "/predict", "", "", 405},
 		call{f.ts, "GET", "/v2/nope", "", "", 404},
 		call{f.ts, "GET", "/v2/models/penguin_model/infer", "", "", 405},
 	)
@@ -378,7 +385,11 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if c.method == http.MethodHead && len(body) > 0 {
+			t.Errorf("HEAD %s: a body of %d bytes", c.path, len(body))
+		}
 		if resp.StatusCode != c.want {
 			t.Errorf("%s %s = %d, want %d", c.method, c.path, resp.StatusCode, c.want)
 		}

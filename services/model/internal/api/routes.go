@@ -6,36 +6,38 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/palmerops/penguins/pkg/modelapi"
+	"github.com/palmerops/penguins/pkg/service"
 )
 
 // routes registers every route. The OpenAPI document must list exactly
-// these; TestOpenAPIMatchesRoutes holds the two together.
+// these; TestOpenAPIMatchesRoutes holds the two together. Every GET route
+// answers HEAD too (service.GET), which the document says once.
 func (s *Server) routes(metrics http.Handler) {
 	e := s.echo
-	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs") })
+	service.GET(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs") })
 	e.POST("/predict", s.predict)
-	e.GET("/ping", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"ping": "pong"}) })
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
-	e.GET("/readyz", s.readyz)
-	e.GET("/metadata", s.servedBlob(func(sv *served) []byte { return sv.metadata }, echo.MIMEApplicationJSON))
-	e.GET("/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON))
-	e.GET("/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"))
-	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
-	e.GET("/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })
-	e.GET("/metrics", echo.WrapHandler(metrics))
-	e.GET("/monitoring/drift", s.monitoringDrift)
-	e.GET("/monitoring/performance", s.monitoringPerformance)
-	e.GET("/aliases", s.aliases)
+	service.GET(e, "/ping", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"ping": "pong"}) })
+	service.GET(e, "/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
+	service.GET(e, "/readyz", s.readyz)
+	service.GET(e, "/metadata", s.servedBlob(func(sv *served) []byte { return sv.metadata }, echo.MIMEApplicationJSON))
+	service.GET(e, "/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON))
+	service.GET(e, "/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"))
+	service.GET(e, "/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
+	service.GET(e, "/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })
+	service.GET(e, "/metrics", echo.WrapHandler(metrics))
+	service.GET(e, "/monitoring/drift", s.monitoringDrift)
+	service.GET(e, "/monitoring/performance", s.monitoringPerformance)
+	service.GET(e, "/aliases", s.aliases)
 
 	v2 := e.Group("/v2")
-	v2.GET("", s.oipServer)
-	v2.GET("/health/live", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]bool{"live": true}) })
-	v2.GET("/health/ready", s.oipReady)
-	v2.GET("/models/:name", s.oipModel)
-	v2.GET("/models/:name/ready", s.oipModelReady)
+	service.GET(v2, "", s.oipServer)
+	service.GET(v2, "/health/live", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]bool{"live": true}) })
+	service.GET(v2, "/health/ready", s.oipReady)
+	service.GET(v2, "/models/:name", s.oipModel)
+	service.GET(v2, "/models/:name/ready", s.oipModelReady)
 	v2.POST("/models/:name/infer", s.oipInfer)
-	v2.GET("/models/:name/versions/:version", s.oipModel)
-	v2.GET("/models/:name/versions/:version/ready", s.oipModelReady)
+	service.GET(v2, "/models/:name/versions/:version", s.oipModel)
+	service.GET(v2, "/models/:name/versions/:version/ready", s.oipModelReady)
 	v2.POST("/models/:name/versions/:version/infer", s.oipInfer)
 }
 

@@ -113,6 +113,7 @@ func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = service.IPExtractor(nil) // the peer, until TrustProxies
 	e.Use(service.Observe(log, service.NewHTTPMetrics(s.reg)))
 	s.echo = e
 	s.routes(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
@@ -138,6 +139,13 @@ func (s *Server) EnablePredictionLog(w *predlog.Writer) {
 			Name: "model_prediction_log_errors_total", Help: "Prediction log file operations (create, write, sync, rename) that failed.",
 		}, stat(func(st predlog.Stats) uint64 { return st.Errors })),
 	)
+}
+
+// TrustProxies makes the access log's client address the one that a
+// proxy in trusted forwards (X-Forwarded-For, X-Real-IP) rather than the
+// connection's peer. Call it before serving.
+func (s *Server) TrustProxies(trusted service.IPRanges) {
+	s.echo.IPExtractor = service.IPExtractor(trusted)
 }
 
 // Registerer is where the service's other parts register the metrics that
