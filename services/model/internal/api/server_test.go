@@ -629,3 +629,40 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Errorf("only %d routes", len(routed))
 	}
 }
+
+// TestAccessLogTrustsOnlyConfiguredProxies: X-Forwarded-For and X-Real-IP
+// name the client in the access log only when the peer is a trusted
+// proxy; by default the peer is logged. Before, any client could write
+// any address into the log.
+func TestAccessLogTrustsOnlyConfiguredProxies(t *testing.T) {
+	var loopback service.IPRanges
+	if err := loopback.Decode("127.0.0.0/8,::1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		trusted service.IPRanges
+		want    string
+	}{{nil, "127.0.0.1"}, {loopback, "198.51.100.7"}} {
+		core, logs := observer.New(zapcore.InfoLevel)
+		srv, err := New(zap.New(core), testLimits, buildinfo.Info{Version: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.trusted != nil {
+			srv.TrustProxies(c.trusted)
+		}
+		ts := httptest.NewServer(srv.Handler())
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/healthz", nil)
+		req.Header.Set("X-Forwarded-For", "198.51.100.7")
+		req.Header.Set("X-Real-IP", "198.51.100.8")
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ts.Close()
+		if got := logs.FilterMessage("request").All()[0].ContextMap()["remote"]; got != c.want {
+			t.Errorf("trusting %v: remote %v, want %s", c.trusted, got, c.want)
+		}
+	}
+}
