@@ -124,7 +124,7 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			}
 			if ce := log.Check(lvl, "request"); ce != nil {
 				ce.Write(zap.Inline(&accessEntry{
-					id: id, method: req.Method, route: route, uri: req.RequestURI, status: status, latency: elapsed,
+					id: id, method: req.Method, route: route, uri: clipURI(req.RequestURI), status: status, latency: elapsed,
 					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(),
 				}))
 			}

@@ -21,7 +21,7 @@ func (s *Server) routes(metrics http.Handler) {
 	e.GET("/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON))
 	e.GET("/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"))
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
-	e.GET("/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })
+	e.GET("/docs", s.docsPage)
 	e.GET("/metrics", echo.WrapHandler(metrics))
 	e.GET("/monitoring/drift", s.monitoringDrift)
 	e.GET("/monitoring/performance", s.monitoringPerformance)
@@ -59,4 +59,12 @@ func (s *Server) servedBlob(pick func(*served) []byte, contentType string) echo.
 		}
 		return c.Blob(http.StatusOK, contentType, pick(sv))
 	}
+}
+
+func (s *Server) docsPage(c echo.Context) error {
+	h := c.Response().Header()
+	for k, v := range s.docsHeaders {
+		h.Set(k, v)
+	}
+	return c.HTMLBlob(http.StatusOK, s.docs)
 }
