@@ -74,6 +74,18 @@ var aliasPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 // minReloadInterval keeps polling from becoming a busy loop on the store.
 const minReloadInterval = 100 * time.Millisecond
 
+// Upper bounds of the limits, so that a typo (9999999GiB) is refused
+// rather than turning a limit off. A request's body is held in memory,
+// and decoding takes a few tens of times its size (a 100,000-row batch of
+// 6 MB takes about 220 MB at its peak); a slow client holds a connection
+// for up to a timeout.
+const (
+	maxMaxBodyBytes       service.ByteSize = 64 << 20
+	maxMaxRows                             = 1_000_000
+	maxPredictionLogBytes service.ByteSize = 1 << 30
+	maxTimeout                             = 10 * time.Minute
+)
+
 // follows reports whether the service follows a moving target in its
 // store (hot reload): it serves from a store and no version is pinned.
 func (c Config) follows() bool { return c.Store != "" && c.Version == "" }
@@ -122,14 +134,25 @@ func (c Config) validate() error {
 	if c.DriftMin < 1 || c.DriftMin > c.DriftWindow {
 		bad("DRIFT_MIN", "want 1 to MODEL_DRIFT_WINDOW (%d) records, got %d", c.DriftWindow, c.DriftMin)
 	}
-	if c.MaxRows < 1 {
-		bad("MAX_ROWS", "want at least 1, got %d", c.MaxRows)
+	if c.MaxRows < 1 || c.MaxRows > maxMaxRows {
+		bad("MAX_ROWS", "want 1 to %d, got %d", maxMaxRows, c.MaxRows)
 	}
-	if c.PredictionLogMaxBytes < 4096 {
-		bad("PREDICTION_LOG_MAX_BYTES", "want at least 4KiB, got %s", c.PredictionLogMaxBytes)
+	if c.PredictionLogMaxBytes < 4096 || c.PredictionLogMaxBytes > maxPredictionLogBytes {
+		bad("PREDICTION_LOG_MAX_BYTES", "want at least 4KiB and at most %s, got %s", maxPredictionLogBytes, c.PredictionLogMaxBytes)
 	}
-	if c.MaxBodyBytes < 1024 {
-		bad("MAX_BODY_BYTES", "want at least 1KiB, got %s", c.MaxBodyBytes)
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > maxMaxBodyBytes {
+		bad("MAX_BODY_BYTES", "want at least 1KiB and at most %s, got %s", maxMaxBodyBytes, c.MaxBodyBytes)
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"READ_HEADER_TIMEOUT", c.ReadHeaderTimeout}, {"READ_TIMEOUT", c.ReadTimeout}, {"WRITE_TIMEOUT", c.WriteTimeout},
+		{"IDLE_TIMEOUT", c.IdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+	} {
+		if t.d > maxTimeout {
+			bad(t.name, "want at most %s, got %s", maxTimeout, t.d)
+		}
 	}
 	errs = append(errs, service.CheckServer(envPrefix, c.Addr, c.Env, map[string]time.Duration{
 		"MODEL_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "MODEL_READ_TIMEOUT": c.ReadTimeout,

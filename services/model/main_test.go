@@ -236,6 +236,12 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_MAX_ROWS=abc":                          "MODEL_MAX_ROWS",
 		"MODEL_MAX_ROWS=0":                            "MODEL_MAX_ROWS",
 		"MODEL_MAX_BODY_BYTES=lots":                   "MODEL_MAX_BODY_BYTES",
+		"MODEL_MAX_BODY_BYTES=9999999GiB":             "MODEL_MAX_BODY_BYTES: want at least 1KiB and at most 64MiB, got 9999999GiB",
+		"MODEL_MAX_BODY_BYTES=65MiB":                  "MODEL_MAX_BODY_BYTES: want at least 1KiB and at most 64MiB",
+		"MODEL_MAX_ROWS=1000001":                      "MODEL_MAX_ROWS: want 1 to 1000000, got 1000001",
+		"MODEL_PREDICTION_LOG_MAX_BYTES=2GiB":         "MODEL_PREDICTION_LOG_MAX_BYTES: want at least 4KiB and at most 1GiB",
+		"MODEL_READ_TIMEOUT=9999h":                    "MODEL_READ_TIMEOUT: want at most 10m0s, got 9999h0m0s",
+		"MODEL_SHUTDOWN_TIMEOUT=11m":                  "MODEL_SHUTDOWN_TIMEOUT: want at most 10m0s",
 		"MODEL_SHUTDOWN_TIMEOUT=soon":                 "MODEL_SHUTDOWN_TIMEOUT",
 		"MODEL_LOG_LEVEL=loud":                        "MODEL_LOG_LEVEL",
 		"MODEL_ENV=qa":                                "MODEL_ENV",
@@ -265,6 +271,20 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", p.stderr.String(), want)
 			}
 		})
+	}
+}
+
+// TestConfigUpperBoundsAccepted: the upper bounds themselves are
+// accepted (the values just past them are refused above).
+func TestConfigUpperBoundsAccepted(t *testing.T) {
+	for k, v := range map[string]string{
+		"MODEL_MAX_BODY_BYTES": "64MiB", "MODEL_MAX_ROWS": "1000000", "MODEL_PREDICTION_LOG_MAX_BYTES": "1GiB",
+		"MODEL_READ_TIMEOUT": "10m", "MODEL_SHUTDOWN_TIMEOUT": "10m",
+	} {
+		t.Setenv(k, v)
+	}
+	if _, err := loadConfig(); err != nil {
+		t.Fatal(err)
 	}
 }
 

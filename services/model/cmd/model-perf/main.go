@@ -19,6 +19,10 @@
 // turns the prediction log on (MODEL_PREDICTION_LOG), it also prints this ÷
 // default, the records the log wrote and dropped, and removes the log's
 // finished files as it goes.
+//
+// Last, on a fresh service, the retained-memory check: resident memory
+// after one 100,000-row batch and a minute of light traffic (-memory-rows,
+// -memory-settle, -memory-rate; -memory-only runs it alone).
 package main
 
 import (
@@ -140,6 +144,12 @@ type config struct {
 	port              int
 	out               string
 	vars              variants
+
+	// The retained-memory check.
+	memoryOnly   bool
+	memoryRows   int
+	memorySettle time.Duration
+	memoryRate   int
 }
 
 func run(args []string) error {
@@ -157,10 +167,21 @@ func run(args []string) error {
 	fs.IntVar(&c.port, "port", 18090, "first loopback port; servers take consecutive ones")
 	fs.StringVar(&c.out, "out", "out/perf", "directory for the servers' logs and the load scripts")
 	fs.Var(&c.vars, "variant", "a model-service configuration to measure besides the default: 'name=MODEL_VAR=value[,MODEL_VAR=value]' (repeatable)")
+	fs.BoolVar(&c.memoryOnly, "memory-only", false, "run only the retained-memory check")
+	fs.IntVar(&c.memoryRows, "memory-rows", 100_000, "records in the retained-memory check's one large batch")
+	fs.DurationVar(&c.memorySettle, "memory-settle", time.Minute, "light traffic after the large batch before the retained memory is read")
+	fs.IntVar(&c.memoryRate, "memory-rate", 10, "single-record requests per second of the light traffic")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, tool := range []string{"wrk", "taskset"} {
+	if c.memoryRows < 1 || c.memoryRate < 1 || c.memorySettle <= 0 {
+		return fmt.Errorf("-memory-rows and -memory-rate want at least 1, -memory-settle a positive duration")
+	}
+	tools := []string{"wrk", "taskset"}
+	if c.memoryOnly {
+		tools = tools[1:]
+	}
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s not found: install it (Debian: apt-get install wrk util-linux)", tool)
 		}
@@ -170,6 +191,14 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.memoryOnly {
+		m, err := retainedMemory(ctx, c, c.port)
+		if err != nil {
+			return err
+		}
+		reportMemory(os.Stdout, c, m)
+		return nil
+	}
 
 	self, err := os.Executable()
 	if err != nil {
@@ -249,6 +278,15 @@ func run(args []string) error {
 		}
 	}
 	report(os.Stdout, targets, loads, res)
+	// Last, on a fresh service of its own, with the others stopped.
+	for _, t := range targets {
+		t.stop()
+	}
+	m, err := retainedMemory(ctx, c, c.port+len(targets))
+	if err != nil {
+		return err
+	}
+	reportMemory(os.Stdout, c, m)
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -13,8 +15,8 @@ import (
 	"github.com/palmerops/penguins/pkg/penguins"
 )
 
-// maxListedErrors caps the field errors listed in one problem response; the
-// detail still gives the total.
+// maxListedErrors caps the field errors listed in one problem response
+// (maxListedBytes caps their size); the detail still gives the total.
 const maxListedErrors = 100
 
 var (
@@ -28,12 +30,15 @@ type syntaxError struct{ msg string }
 
 func (e *syntaxError) Error() string { return e.msg }
 
-// invalidInput is valid JSON with invalid values (a 422). It lists up to
-// maxListedErrors field errors and counts them all.
+// invalidInput is valid JSON with invalid values (a 422). It lists the
+// first field errors, up to maxListedErrors of them in maxListedBytes, and
+// counts them all.
 type invalidInput struct {
 	errs  []modelapi.FieldError
 	total int
 	rows  int // records with at least one error
+	size  int // of errs, as JSON
+	full  bool
 }
 
 func (e *invalidInput) Error() string {
@@ -42,9 +47,16 @@ func (e *invalidInput) Error() string {
 
 func (e *invalidInput) add(fe modelapi.FieldError) {
 	e.total++
-	if len(e.errs) < maxListedErrors {
-		e.errs = append(e.errs, fe)
+	if e.full {
+		return
 	}
+	b, _ := json.Marshal(fe)
+	if len(e.errs) == maxListedErrors || e.size+len(b)+1 > maxListedBytes {
+		e.full = true // later errors are counted, not listed: the list stays in order
+		return
+	}
+	e.size += len(b) + 1
+	e.errs = append(e.errs, fe)
 }
 
 // decoder turns a /predict body into model inputs. It is not safe for
@@ -78,6 +90,25 @@ func newDecoder() *decoder {
 	d := &decoder{}
 	d.visit = d.visitField
 	return d
+}
+
+// A decoder keeps what its largest request grew it to: the parser's
+// values, the inputs, scores and log columns. An accepted body has a few
+// values per record, so a decoder that accepted at most maxPooledRows
+// records holds a few megabytes; a rejected body may have held anything
+// (a million-element array), so only a small one's decoder is kept.
+const (
+	maxPooledRows       = 10_000 // make perf's batch
+	maxPooledRejectBody = 64 << 10
+)
+
+// keep reports whether a decoder that decoded a body of n bytes into rows
+// records (ok: accepted) may be pooled.
+func keep(n, rows int, ok bool) bool {
+	if ok {
+		return rows <= maxPooledRows
+	}
+	return n <= maxPooledRejectBody
 }
 
 // decode parses body, a JSON record or array of records, appending the
@@ -162,6 +193,10 @@ func (d *decoder) number(v *fastjson.Value) (x float64, text []byte, ok bool) {
 	return x, d.num, err == nil || math.IsInf(x, 0)
 }
 
+// maxNumberText is the longest number the log records as it was sent;
+// float64's shortest form never needs more than 24 bytes.
+const maxNumberText = 32
+
 // validNumber reports whether b is a number as JSON (RFC 8259) writes one:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func validNumber(b []byte) bool {
@@ -201,8 +236,9 @@ func validNumber(b []byte) bool {
 }
 
 // maxNesting bounds how deep arrays and objects may nest. A record is one
-// level inside the batch array; anything deeper is not a /predict body, and
-// unbounded nesting would let a small body exhaust the stack.
+// level inside the batch array, and an inference request's deepest data
+// four; anything much deeper is no request of ours, and unbounded nesting
+// would let a small body exhaust the stack.
 const maxNesting = 32
 
 // prescan checks what fastjson's validator does not, in one pass over b: it
@@ -222,7 +258,7 @@ func prescan(b []byte) string {
 		switch b[i] {
 		case '[', '{':
 			if depth++; depth > maxNesting {
-				return fmt.Sprintf("JSON nested more than %d levels deep at byte %d; a body is a record or an array of records", maxNesting, i)
+				return fmt.Sprintf("JSON nested more than %d levels deep at byte %d", maxNesting, i)
 			}
 		case ']', '}':
 			depth--
@@ -330,7 +366,13 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			return
 		}
 		r.bill = x
-		d.log.bills.appendText(text)
+		if len(text) <= maxNumberText {
+			d.log.bills.appendText(text)
+		} else {
+			// 45.000…0 with a million zeros is 45: the log records it as
+			// that, not as sent, so a line stays bounded.
+			d.log.bills.appendFloat(x)
+		}
 	case fSpecies:
 		if d.dup(&r.hasSpecies, fSpecies) {
 			return
@@ -364,7 +406,13 @@ func (d *decoder) visitField(key []byte, v *fastjson.Value) {
 			r.male = d.flag(v, fMale)
 		}
 	default:
-		d.fail(d.prefix()+"/"+escapePointer(string(key)), fmt.Sprintf("unknown field %q", key), "only the fields "+knownFields, nil)
+		// The pointer names the key when it can be shown whole; a long or
+		// invalid-UTF-8 key is named (clipped) in the detail instead.
+		ptr := d.prefix()
+		if len(key) <= maxEcho && utf8.Valid(key) {
+			ptr += "/" + escapePointer(string(key))
+		}
+		d.fail(ptr, "unknown field "+quote(string(key)), "only the fields "+knownFields, nil)
 	}
 }
 
@@ -438,12 +486,9 @@ func describe(v *fastjson.Value) string {
 		return "an array"
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		if len(b) > 40 {
-			return fmt.Sprintf("a string (%q…)", b[:40])
-		}
-		return fmt.Sprintf("a string (%q)", b)
+		return "a string (" + quote(string(b)) + ")"
 	case fastjson.TypeNumber:
-		return "a number (" + v.String() + ")"
+		return "a number (" + clip(v.String(), maxEcho) + ")"
 	}
 	return "a value"
 }

@@ -22,6 +22,7 @@ func FuzzDecode(f *testing.F) {
 		`[]`, `{}`, `null`, `[1, "a", null]`, `{"bill_length_mm": NaN}`, `{"a\u0000": "\ud800"}`,
 		`{"bill_length_mm": 45, "bill_length_mm": 46, "species": "Gentoo", "sex": "male"}`,
 		strings.Repeat("[", 40) + strings.Repeat("]", 40), `"\u0000\\"`,
+		`{"` + strings.Repeat("\xff", 200) + `": 1, "species": "` + strings.Repeat("\xff", 200) + `"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -43,6 +44,10 @@ func FuzzDecode(f *testing.F) {
 			}
 			if inv.total == 0 || len(inv.errs) == 0 || len(inv.errs) > maxListedErrors {
 				t.Fatalf("invalid input with %d/%d errors", len(inv.errs), inv.total)
+			}
+			// Whatever the body, the listed errors stay within their bound.
+			if listed, _ := json.Marshal(inv.errs); len(listed) > maxListedBytes {
+				t.Fatalf("%d bytes of listed errors for a %d-byte body", len(listed), len(body))
 			}
 		case err != nil:
 			t.Fatalf("unexpected error type %T: %v", err, err)

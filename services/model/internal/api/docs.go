@@ -2,8 +2,11 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"maps"
@@ -348,4 +351,36 @@ func docsSlug(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// docsSecurityHeaders are the frontend's security headers, for the one
+// HTML page the model service serves. Its policy is the frontend's, but
+// for styles: the page's one inline stylesheet is allowed by its hash
+// (styleHash), nothing else. Set on /docs only: the JSON answers are
+// never rendered as pages.
+func docsSecurityHeaders(page []byte) (map[string]string, error) {
+	style, err := styleHash(page)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src '" + style + "'; img-src 'self'; " +
+			"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+		"X-Content-Type-Options":     "nosniff",
+		"Referrer-Policy":            "no-referrer",
+		"X-Frame-Options":            "DENY",
+		"Cross-Origin-Opener-Policy": "same-origin",
+		"Permissions-Policy":         "camera=(), microphone=(), geolocation=()",
+	}, nil
+}
+
+// styleHash is the CSP hash source of the page's one <style> element.
+func styleHash(page []byte) (string, error) {
+	_, rest, ok := bytes.Cut(page, []byte("<style>"))
+	css, _, closed := bytes.Cut(rest, []byte("</style>"))
+	if !ok || !closed || bytes.Contains(rest, []byte("<style")) {
+		return "", errors.New("the /docs page must have exactly one <style> element")
+	}
+	sum := sha256.Sum256(css)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:]), nil
 }

@@ -22,6 +22,7 @@ type problem struct {
 	detail    string
 	errs      []modelapi.FieldError
 	truncated bool
+	cause     error // logged, never sent: what failed inside (a read error)
 }
 
 func (p *problem) Error() string { return p.detail }
@@ -54,16 +55,22 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.As(err, &he):
 		p = fromEchoError(he, req)
 	default:
-		s.log.Error("internal error", zap.String("request_id", service.RequestID(c)), zap.String("route", c.Path()), zap.Error(err))
+		s.log.Error("internal error", zap.String("request_id", service.RequestID(c)), zap.String("route", c.Path()), zap.String("error", clip(err.Error(), maxDetail)))
 		p = newProblem(http.StatusInternalServerError, "internal", "Internal error", "the server failed to handle the request; the request id identifies it in the logs")
 	}
+	// The last guard of the bound on answers and log lines: every detail
+	// is built from clipped values, and is clipped again here.
+	detail := clip(p.detail, maxDetail)
 	if p.status < 500 {
 		fields := []zap.Field{
 			zap.String("request_id", service.RequestID(c)), zap.Int("status", p.status),
-			zap.String("route", c.Path()), zap.String("detail", p.detail),
+			zap.String("route", c.Path()), zap.String("detail", detail),
 		}
 		if len(p.errs) > 0 {
 			fields = append(fields, zap.Any("errors", p.errs))
+		}
+		if p.cause != nil {
+			fields = append(fields, zap.String("error", clip(p.cause.Error(), maxDetail)))
 		}
 		s.log.Warn("request rejected", fields...)
 	}
@@ -75,7 +82,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	if strings.HasPrefix(req.URL.Path, "/v2") {
-		msg := p.detail
+		msg := detail
 		for i, fe := range p.errs {
 			if i == 0 {
 				msg += ":"
@@ -88,8 +95,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	body := modelapi.Problem{
-		Type: "/docs#problem-" + p.slug, Title: p.title, Status: p.status, Detail: p.detail,
-		Instance: req.URL.EscapedPath(), RequestID: service.RequestID(c), Errors: p.errs, ErrorsTruncated: p.truncated,
+		Type: "/docs#problem-" + p.slug, Title: p.title, Status: p.status, Detail: detail,
+		Instance: instance(req), RequestID: service.RequestID(c), Errors: p.errs, ErrorsTruncated: p.truncated,
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.status)
@@ -99,9 +106,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 func fromEchoError(he *echo.HTTPError, req *http.Request) *problem {
 	switch he.Code {
 	case http.StatusNotFound:
-		return newProblem(he.Code, "not-found", "Not found", fmt.Sprintf("no route %s %s; see /docs", req.Method, req.URL.Path))
+		return newProblem(he.Code, "not-found", "Not found", fmt.Sprintf("no route %s %s; see /docs", clip(req.Method, maxEcho), quote(req.URL.Path)))
 	case http.StatusMethodNotAllowed:
-		return newProblem(he.Code, "method-not-allowed", "Method not allowed", fmt.Sprintf("%s is not allowed on %s; see /docs", req.Method, req.URL.Path))
+		return newProblem(he.Code, "method-not-allowed", "Method not allowed", fmt.Sprintf("%s is not allowed on %s; see /docs", clip(req.Method, maxEcho), quote(req.URL.Path)))
 	case http.StatusRequestEntityTooLarge:
 		return newProblem(he.Code, "body-too-large", "Request body too large", "the request body exceeds the configured limit")
 	}
@@ -113,4 +120,19 @@ func fromEchoError(he *echo.HTTPError, req *http.Request) *problem {
 		return newProblem(he.Code, "internal", http.StatusText(he.Code), "the server failed to handle the request")
 	}
 	return newProblem(he.Code, "bad-request", http.StatusText(he.Code), msg)
+}
+
+// instance is the request's path for a problem's instance: at most
+// maxInstance bytes of it, cut between percent-escapes, so that it stays
+// a URI reference.
+func instance(req *http.Request) string {
+	p := req.URL.EscapedPath()
+	if len(p) <= maxInstance {
+		return p
+	}
+	n := maxInstance
+	if i := strings.LastIndexByte(p[n-2:n], '%'); i >= 0 {
+		n -= 2 - i
+	}
+	return p[:n]
 }

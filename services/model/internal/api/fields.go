@@ -46,7 +46,7 @@ func checkBill(x float64, sent fmt.Stringer) *badValue {
 	if why == "" {
 		return nil
 	}
-	detail := "got " + sent.String()
+	detail := "got " + clip(sent.String(), maxEcho)
 	if math.IsInf(x, 0) {
 		detail += ", which overflows a 64-bit float"
 	}
@@ -56,7 +56,7 @@ func checkBill(x float64, sent fmt.Stringer) *badValue {
 func checkSpecies(s string) (penguins.Species, *badValue) {
 	sp, ok := penguins.ParseSpecies(s)
 	if !ok {
-		return sp, &badValue{detail: fmt.Sprintf("unknown species %q", s), expected: expectation(fSpecies), allowed: allowed(fSpecies)}
+		return sp, &badValue{detail: "unknown species " + quote(s), expected: expectation(fSpecies), allowed: allowed(fSpecies)}
 	}
 	return sp, nil
 }
@@ -64,7 +64,7 @@ func checkSpecies(s string) (penguins.Species, *badValue) {
 func checkSex(s string) (penguins.Sex, *badValue) {
 	sx, ok := penguins.ParseSex(s)
 	if !ok {
-		return sx, &badValue{detail: fmt.Sprintf("unknown sex %q", s), expected: expectation(fSex), allowed: allowed(fSex)}
+		return sx, &badValue{detail: "unknown sex " + quote(s), expected: expectation(fSex), allowed: allowed(fSex)}
 	}
 	return sx, nil
 }

@@ -9,9 +9,11 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/valyala/fastjson"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/modelapi"
@@ -62,11 +64,11 @@ func (s *Server) lookup(c echo.Context) (*served, error) {
 	}
 	if name := c.Param("name"); name != sv.artifact.Name {
 		return nil, newProblem(http.StatusNotFound, "not-found", "Unknown model",
-			fmt.Sprintf("unknown model %q; this server serves %q", name, sv.artifact.Name))
+			fmt.Sprintf("unknown model %s; this server serves %q", quote(name), sv.artifact.Name))
 	}
 	if v := c.Param("version"); hasParam(c, "version") && v != sv.artifact.Version {
 		return nil, newProblem(http.StatusNotFound, "not-found", "Unknown model version",
-			fmt.Sprintf("model %s version %q is not served; the served version is %s", sv.artifact.Name, v, sv.artifact.Version))
+			fmt.Sprintf("model %s version %s is not served; the served version is %s", sv.artifact.Name, quote(v), sv.artifact.Version))
 	}
 	return sv, nil
 }
@@ -126,11 +128,14 @@ func (s *Server) oipInfer(c echo.Context) error {
 		return err
 	}
 	defer s.putBuffer(body)
+	if err := strictJSON(body.Bytes()); err != nil {
+		return err
+	}
 	var req oipInferIn
 	dec := json.NewDecoder(bytes.NewReader(body.Bytes()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: "+err.Error())
+		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: "+jsonError(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: data after the JSON object")
@@ -150,7 +155,7 @@ func (s *Server) oipInfer(c echo.Context) error {
 				}
 				outputs = append(outputs, o.Name)
 			default:
-				return badShape("unknown output %q; outputs: %s, %s, %s", o.Name, outMass, outLower, outUpper)
+				return badShape("unknown output %s; outputs: %s, %s, %s", quote(o.Name), outMass, outLower, outUpper)
 			}
 		}
 	}
@@ -184,7 +189,7 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 		switch t.Name {
 		case fBill, fSpecies, fSex:
 		default:
-			return nil, badShape("unknown input tensor %q at /inputs/%d; inputs: %s (FP64), %s (BYTES), %s (BYTES)", t.Name, i, fBill, fSpecies, fSex)
+			return nil, badShape("unknown input tensor %s at /inputs/%d; inputs: %s (FP64), %s (BYTES), %s (BYTES)", quote(t.Name), i, fBill, fSpecies, fSex)
 		}
 		if _, dup := byName[t.Name]; dup {
 			return nil, badShape("input tensor %q given twice", t.Name)
@@ -209,10 +214,10 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 		want := "BYTES"
 		if name == fBill {
 			if !numericDatatypes[t.Datatype] {
-				return nil, badShape("input %q has datatype %q; want FP64 (or another numeric type)", name, t.Datatype)
+				return nil, badShape("input %q has datatype %s; want FP64 (or another numeric type)", name, quote(t.Datatype))
 			}
 		} else if t.Datatype != want {
-			return nil, badShape("input %q has datatype %q; want BYTES", name, t.Datatype)
+			return nil, badShape("input %q has datatype %s; want BYTES", name, quote(t.Datatype))
 		}
 		rows, err := shapeRows(t.Shape)
 		if err != nil {
@@ -234,15 +239,16 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 		}
 		flat, ok := flatten(data, len(t.Shape), nil)
 		if !ok {
-			return nil, badShape("input %q: data must be an array nested no deeper than its shape %v (row-major)", name, t.Shape)
+			return nil, badShape("input %q: data must be an array nested no deeper than its shape %s (row-major)", name, shapeString(t.Shape))
 		}
 		if len(flat) != n {
-			return nil, badShape("input %q: shape %v holds %d elements, data has %d", name, t.Shape, n, len(flat))
+			return nil, badShape("input %q: shape %s holds %d elements, data has %d", name, shapeString(t.Shape), n, len(flat))
 		}
 		cols[name] = flat
 	}
 
 	var inv invalidInput
+	billType := tensors[byName[fBill]].Datatype
 	inputs := make([]massmodel.Input, n)
 	for r := 0; r < n; r++ {
 		bad := false
@@ -257,6 +263,8 @@ func (s *Server) oipInputs(tensors []oipTensorIn) ([]massmodel.Input, error) {
 			check(fBill, wrongType(fBill, describeJSON(cols[fBill][r])))
 		} else if x, err := num.Float64(); err != nil && !math.IsInf(x, 0) {
 			check(fBill, wrongType(fBill, describeJSON(num)))
+		} else if b := checkDatatype(billType, num); b != nil {
+			check(fBill, b)
 		} else if b := checkBill(x, num); b != nil {
 			check(fBill, b)
 		} else {
@@ -295,7 +303,7 @@ func shapeRows(shape []int) (int, error) {
 	case len(shape) == 2 && shape[0] >= 1 && shape[1] == 1:
 		return shape[0], nil
 	}
-	return 0, fmt.Errorf("shape %v; want [n] or [n, 1] with n ≥ 1", shape)
+	return 0, fmt.Errorf("shape %s; want [n] or [n, 1] with n ≥ 1", shapeString(shape))
 }
 
 // flatten appends the leaves of v, an array nested at most depth levels,
@@ -324,13 +332,128 @@ func describeJSON(v any) string {
 	case nil:
 		return "null"
 	case string:
-		return fmt.Sprintf("a string (%q)", x)
+		return "a string (" + quote(x) + ")"
 	case json.Number:
-		return "a number (" + x.String() + ")"
+		return "a number (" + clip(x.String(), maxEcho) + ")"
 	case bool:
 		return fmt.Sprint(x)
 	case map[string]any:
 		return "an object"
 	}
 	return "a value"
+}
+
+// shapeString formats a tensor shape for a message, its first
+// maxShapeDims dimensions only.
+func shapeString(shape []int) string {
+	if len(shape) <= maxShapeDims {
+		return fmt.Sprint(shape)
+	}
+	return strings.TrimSuffix(fmt.Sprint(shape[:maxShapeDims]), "]") + " " + clipMark + "] (" + strconv.Itoa(len(shape)) + " dimensions)"
+}
+
+// jsonError is encoding/json's message for err, with the unknown field it
+// names clipped (it quotes the whole key).
+func jsonError(err error) string {
+	msg := err.Error()
+	if q, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		if name, uerr := strconv.Unquote(q); uerr == nil {
+			return "json: unknown field " + quote(name)
+		}
+	}
+	return clip(msg, maxDetail)
+}
+
+// strictJSON holds an inference request to what /predict asks of its
+// body, which encoding/json does not check: nesting at most maxNesting
+// deep, no raw control characters in strings, and no key twice in one
+// object (encoding/json keeps the last).
+func strictJSON(body []byte) error {
+	if msg := prescan(body); msg != "" {
+		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: "+msg)
+	}
+	var p fastjson.Parser
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: "+clip(err.Error(), maxDetail))
+	}
+	if msg := duplicateKey(v, ""); msg != "" {
+		return newProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "malformed inference request: "+msg)
+	}
+	return nil
+}
+
+// duplicateKey names the first key given twice in an object within v
+// (at JSON pointer ptr), or returns "".
+func duplicateKey(v *fastjson.Value, ptr string) string {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		seen := make(map[string]bool, o.Len())
+		msg := ""
+		o.Visit(func(k []byte, e *fastjson.Value) {
+			switch {
+			case msg != "":
+			case seen[string(k)]:
+				where := "the top-level object"
+				if ptr != "" {
+					where = "the object at " + clip(ptr, maxEcho)
+				}
+				msg = "key " + quote(string(k)) + " given twice in " + where + "; give each key once"
+			default:
+				seen[string(k)] = true
+				if t := e.Type(); t == fastjson.TypeObject || t == fastjson.TypeArray {
+					msg = duplicateKey(e, ptr+"/"+escapePointer(string(k)))
+				}
+			}
+		})
+		return msg
+	case fastjson.TypeArray:
+		arr, _ := v.Array()
+		for i, e := range arr {
+			if t := e.Type(); t == fastjson.TypeObject || t == fastjson.TypeArray {
+				if msg := duplicateKey(e, ptr+"/"+strconv.Itoa(i)); msg != "" {
+					return msg
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// integerRanges are the integer datatypes of the protocol, by bit size
+// and sign.
+var integerRanges = map[string]struct {
+	bits     int
+	unsigned bool
+}{
+	"INT8": {8, false}, "INT16": {16, false}, "INT32": {32, false}, "INT64": {64, false},
+	"UINT8": {8, true}, "UINT16": {16, true}, "UINT32": {32, true}, "UINT64": {64, true},
+}
+
+// checkDatatype checks that a number fits the tensor's datatype: an
+// integer datatype takes integers written as such, in its range. (Floating
+// point datatypes take any number; the bill length check bounds it.)
+func checkDatatype(datatype string, num json.Number) *badValue {
+	r, ok := integerRanges[datatype]
+	if !ok {
+		return nil
+	}
+	var err error
+	if r.unsigned {
+		_, err = strconv.ParseUint(string(num), 10, r.bits)
+	} else {
+		_, err = strconv.ParseInt(string(num), 10, r.bits)
+	}
+	if err == nil {
+		return nil
+	}
+	lo, hi := "0", strconv.FormatUint(math.MaxUint64>>(64-r.bits), 10)
+	if !r.unsigned {
+		lo, hi = strconv.FormatInt(math.MinInt64>>(64-r.bits), 10), strconv.FormatInt(math.MaxInt64>>(64-r.bits), 10)
+	}
+	return &badValue{
+		detail:   "got " + clip(num.String(), maxEcho) + ", which is not " + datatype,
+		expected: "an integer from " + lo + " to " + hi + " (the tensor's datatype is " + datatype + "; send FP64 for decimals)",
+	}
 }

@@ -126,6 +126,19 @@ func TestOIPInferErrors(t *testing.T) {
 		{"output twice", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "outputs": [{"name": "body_mass_g"}, {"name": "body_mass_g"}]}`, 400, "requested twice"},
 		{"unknown output", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "outputs": [{"name": "mass"}]}`, 400, `unknown output "mass"`},
 		{"wrong content type", req(bill, species, sex), 400, "Content-Type"},
+		{"decimal in INT8", req(tensor("bill_length_mm", "INT8", "[1]", "[45.5]"), species, sex), 422,
+			"/inputs/0/data/0: got 45.5, which is not INT8, expected an integer from -128 to 127"},
+		{"out of INT8's range", req(tensor("bill_length_mm", "INT8", "[1]", "[200]"), species, sex), 422, "got 200, which is not INT8"},
+		{"negative in UINT16", req(tensor("bill_length_mm", "UINT16", "[1]", "[-45]"), species, sex), 422, "expected an integer from 0 to 65535"},
+		{"exponent in INT64", req(tensor("bill_length_mm", "INT64", "[1]", "[4.5e1]"), species, sex), 422, "got 4.5e1, which is not INT64"},
+		{"inputs twice", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "inputs": [` + bill + `]}`, 400,
+			`key "inputs" given twice in the top-level object`},
+		{"key twice in a tensor", req(bill, species, `{"name": "sex", "name": "sex", "datatype": "BYTES", "shape": [1], "data": ["male"]}`), 400,
+			`key "name" given twice in the object at /inputs/2`},
+		{"escaped key twice", `{"inputs": [` + bill + `,` + species + `,` + sex + `], "\u0069nputs": []}`, 400, `key "inputs" given twice`},
+		{"parameters nested 10,000 deep", `{"parameters": {"a": ` + strings.Repeat(`{"a": `, 10000) + `1` + strings.Repeat("}", 10000) + `}, "inputs": [` + bill + `,` + species + `,` + sex + `]}`, 400,
+			"nested more than 32 levels"},
+		{"raw control character", `{"id": "a` + "\x01" + `b", "inputs": [` + bill + `,` + species + `,` + sex + `]}`, 400, "control character"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

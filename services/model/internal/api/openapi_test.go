@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -372,13 +374,36 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		call{f.ts, "GET", "/v2/models/penguin_model/infer", "", "", 405},
 	)
 
+	// A body that stops arriving: the checker reads the body before the
+	// server does, so the server behind it reads one whose connection
+	// timed out (TestBodyTimeoutIs408 provokes the real one).
+	slow := ck.server(bodyTimesOut(f.srv.Handler()))
+	calls = append(calls,
+		call{f.ts, "POST", "/predict?interval=%zz", "application/json", raw, 400},
+		call{f.ts, "POST", "/predict?interval=prediction;contributions=true", "application/json", raw, 400},
+		call{slow, "POST", "/predict", "application/json", raw, 408},
+		call{f.ts, "POST", "/predict", "gzip", raw, 415},
+	)
+	for _, p := range []string{"/v2/models/penguin_model/infer", "/v2/models/penguin_model/versions/" + v + "/infer"} {
+		calls = append(calls,
+			call{slow, "POST", p, "application/json", goodInfer, 408},
+			call{f.ts, "POST", p, "gzip", goodInfer, 415},
+			call{f.ts, "POST", p, "application/json", `{"inputs": [], "inputs": []}`, 400},
+		)
+	}
+
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, c := range calls {
 		req, err := http.NewRequest(c.method, c.ts.URL+c.path, strings.NewReader(c.body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.ctype != "" {
+		switch c.ctype {
+		case "":
+		case "gzip": // a JSON body declared compressed
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Encoding", "gzip")
+		default:
 			req.Header.Set("Content-Type", c.ctype)
 		}
 		resp, err := noRedirect.Do(req)
@@ -408,6 +433,19 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		t.Errorf("%d responses checked for %d requests", n, len(calls))
 	}
 }
+
+// bodyTimesOut serves h with request bodies that fail as a connection
+// past its read deadline does.
+func bodyTimesOut(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = io.NopCloser(io.MultiReader(io.LimitReader(r.Body, 5), errReader{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}}))
+		h.ServeHTTP(w, r)
+	})
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // documentedResponses lists "METHOD /path status" for every response in
 // the document.

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -15,13 +16,28 @@ type predictOptions struct {
 	contributions bool
 }
 
+// parsePredictQuery reads /predict's query strictly: a malformed query
+// (a bad escape, a ';' separator), an unknown parameter or one given twice
+// is a 400, never dropped.
 func parsePredictQuery(c echo.Context) (predictOptions, error) {
 	var o predictOptions
-	if c.Request().URL.RawQuery == "" {
+	raw := c.Request().URL.RawQuery
+	if raw == "" {
 		return o, nil
 	}
-	for key, vals := range c.QueryParams() {
-		v := vals[len(vals)-1]
+	bad := func(detail string) error {
+		return newProblem(http.StatusBadRequest, "bad-query", "Bad query parameter", detail)
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		// url's errors quote at most the bad escape; the query is clipped.
+		return o, bad("malformed query string " + quote(raw) + ": " + clip(err.Error(), maxEcho) + "; separate parameters with '&' and percent-encode values")
+	}
+	for key, vals := range q {
+		if len(vals) > 1 {
+			return o, bad("query parameter " + quote(key) + " given " + strconv.Itoa(len(vals)) + " times; give it once")
+		}
+		v := vals[0]
 		switch key {
 		case "interval":
 			switch v {
@@ -29,19 +45,16 @@ func parsePredictQuery(c echo.Context) (predictOptions, error) {
 				o.interval = true
 			case "none", "":
 			default:
-				return o, newProblem(http.StatusBadRequest, "bad-query", "Bad query parameter",
-					`query parameter interval must be "prediction" or "none", got `+strconv.Quote(v))
+				return o, bad(`query parameter interval must be "prediction" or "none", got ` + quote(v))
 			}
 		case "contributions":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return o, newProblem(http.StatusBadRequest, "bad-query", "Bad query parameter",
-					"query parameter contributions must be true or false, got "+strconv.Quote(v))
+				return o, bad("query parameter contributions must be true or false, got " + quote(v))
 			}
 			o.contributions = b
 		default:
-			return o, newProblem(http.StatusBadRequest, "bad-query", "Bad query parameter",
-				"unknown query parameter "+strconv.Quote(key)+"; known: interval, contributions")
+			return o, bad("unknown query parameter " + quote(key) + "; known: interval, contributions")
 		}
 	}
 	return o, nil
@@ -66,9 +79,9 @@ func (s *Server) predict(c echo.Context) error {
 	defer s.putBuffer(body)
 
 	d := s.decoders.Get().(*decoder)
-	defer s.decoders.Put(d)
 	inputs, err := d.decode(body.Bytes(), s.limits.MaxRows, d.inputs[:0])
 	d.inputs = inputs[:0]
+	defer s.putDecoder(d, body.Len(), len(inputs), err == nil)
 	switch e := err.(type) {
 	case nil:
 	case *syntaxError:

@@ -23,7 +23,7 @@ func (s *Server) routes(metrics http.Handler) {
 	service.GET(e, "/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON))
 	service.GET(e, "/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"))
 	service.GET(e, "/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
-	service.GET(e, "/docs", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, s.docs) })
+	service.GET(e, "/docs", s.docsPage)
 	service.GET(e, "/metrics", echo.WrapHandler(metrics))
 	service.GET(e, "/monitoring/drift", s.monitoringDrift)
 	service.GET(e, "/monitoring/performance", s.monitoringPerformance)
@@ -61,4 +61,12 @@ func (s *Server) servedBlob(pick func(*served) []byte, contentType string) echo.
 		}
 		return c.Blob(http.StatusOK, contentType, pick(sv))
 	}
+}
+
+func (s *Server) docsPage(c echo.Context) error {
+	h := c.Response().Header()
+	for k, v := range s.docsHeaders {
+		h.Set(k, v)
+	}
+	return c.HTMLBlob(http.StatusOK, s.docs)
 }

@@ -53,9 +53,11 @@ type Server struct {
 
 	decoders sync.Pool // *decoder
 	buffers  sync.Pool // *bytes.Buffer, request bodies and responses
+	release  memoryRelease
 
-	openapi []byte
-	docs    []byte
+	openapi     []byte
+	docs        []byte
+	docsHeaders map[string]string
 }
 
 // served is everything derived from the loaded model, computed once.
@@ -107,6 +109,9 @@ func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) 
 		return nil, err
 	}
 	if s.docs, err = renderDocs(s.openapi); err != nil {
+		return nil, fmt.Errorf("rendering /docs: %w", err)
+	}
+	if s.docsHeaders, err = docsSecurityHeaders(s.docs); err != nil {
 		return nil, fmt.Errorf("rendering /docs: %w", err)
 	}
 

@@ -227,6 +227,9 @@ func TestPredictBadInput(t *testing.T) {
 		{name: "latin1 charset", ctype: "application/json; charset=iso-8859-1", body: `{}`, status: 400, slug: "unsupported-media-type"},
 		{name: "bad interval", query: "?interval=confidence", body: `{}`, status: 400, slug: "bad-query"},
 		{name: "unknown query", query: "?foo=1", body: `{}`, status: 400, slug: "bad-query"},
+		{name: "bad escape in the query", query: "?interval=%zz", body: `{}`, status: 400, slug: "bad-query"},
+		{name: "semicolon in the query", query: "?interval=prediction;contributions=true", body: `{}`, status: 400, slug: "bad-query"},
+		{name: "parameter twice", query: "?interval=none&interval=prediction", body: `{}`, status: 400, slug: "bad-query"},
 		{name: "too large", body: `[` + strings.Repeat(`{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"},`, 80) + `{}]`, status: 413, slug: "body-too-large"},
 		{name: "overflow to Inf", body: `{"bill_length_mm": 1e999, "species": "Gentoo", "sex": "male"}`, status: 422, slug: "invalid-input",
 			errs: []fe{{"/bill_length_mm", "got 1e999, which overflows a 64-bit float"}}},
@@ -313,13 +316,25 @@ func TestPredictBadInput(t *testing.T) {
 	}
 }
 
+// TestErrorListIsCapped: the field errors listed stop at maxListedErrors
+// or maxListedBytes, whichever comes first; the detail counts them all.
 func TestErrorListIsCapped(t *testing.T) {
 	f := newFixture(t, Limits{MaxBodyBytes: 1 << 20, MaxRows: 1000})
-	body := "[" + strings.TrimSuffix(strings.Repeat(`{"bill_length_mm": -1, "species": "Gentoo", "sex": "male"},`, 500), ",") + "]"
-	resp, b := f.predict(t, "", body)
-	p := decodeJSON[modelapi.Problem](t, b)
-	if resp.StatusCode != 422 || len(p.Errors) != maxListedErrors || !p.ErrorsTruncated || !strings.Contains(p.Detail, "500 invalid field(s) in 500 record(s)") {
-		t.Errorf("status %d, %d errors, truncated %v, detail %q", resp.StatusCode, len(p.Errors), p.ErrorsTruncated, p.Detail)
+	batch := func(rec string) string { return "[" + strings.TrimSuffix(strings.Repeat(rec+",", 500), ",") + "]" }
+	for _, c := range []struct {
+		name, body string
+		byCount    bool // the count cap is reached before the size cap
+	}{
+		{"missing sex", batch(`{"bill_length_mm": 45, "species": "Gentoo"}`), true},
+		{"negative bill", batch(`{"bill_length_mm": -1, "species": "Gentoo", "sex": "male"}`), false},
+	} {
+		resp, b := f.predict(t, "", c.body)
+		p := decodeJSON[modelapi.Problem](t, b)
+		listed, _ := json.Marshal(p.Errors)
+		if resp.StatusCode != 422 || !p.ErrorsTruncated || !strings.Contains(p.Detail, "500 invalid field(s) in 500 record(s)") ||
+			len(p.Errors) > maxListedErrors || len(listed) > maxListedBytes || (len(p.Errors) == maxListedErrors) != c.byCount {
+			t.Errorf("%s: status %d, %d errors in %d bytes, truncated %v, detail %q", c.name, resp.StatusCode, len(p.Errors), len(listed), p.ErrorsTruncated, p.Detail)
+		}
 	}
 }
 
