@@ -25,6 +25,7 @@ func (s *Server) routes(metrics http.Handler) {
 	e.GET("/metrics", echo.WrapHandler(metrics))
 	e.GET("/monitoring/drift", s.monitoringDrift)
 	e.GET("/monitoring/performance", s.monitoringPerformance)
+	e.GET("/monitoring/shadow", s.monitoringShadow)
 	e.GET("/aliases", s.aliases)
 
 	v2 := e.Group("/v2")
