@@ -62,7 +62,8 @@ func shadowView(sh *modelapi.Shadow, now time.Time) (views.Shadow, error) {
 		return v, nil
 	}
 	v.Alias, v.Challenger = sh.Alias, sh.Challenger
-	v.SampleRate = strconv.FormatFloat(100*sh.SampleRate, 'f', -1, 64) + "%"
+	// %g to four digits: 7%, not the 7.000000000000001% of 100 × 0.07.
+	v.SampleRate = fmt.Sprintf("%.4g%%", 100*sh.SampleRate)
 	v.Records, v.Scored, v.Dropped = fmtCount(sh.Records), fmtCount(sh.ScoredTotal), fmtCount(sh.DroppedTotal)
 	if sh.First != nil && sh.Last != nil {
 		v.First, v.Last = fmtWhen(*sh.First, now), fmtWhen(*sh.Last, now)
@@ -75,7 +76,7 @@ func shadowView(sh *modelapi.Shadow, now time.Time) (views.Shadow, error) {
 		v.MeanDifference = fmtSignedGrams(*sh.MeanDifference)
 		v.MeanAbsDifference, v.MaxAbsDifference = fmtMetricGrams(*sh.MeanAbsDifference), fmtMetricGrams(*sh.MaxAbsDifference)
 		for _, q := range sh.Quantiles {
-			v.Quantiles = append(v.Quantiles, views.ShadowQuantile{Label: "p" + strconv.FormatFloat(100*q.Quantile, 'f', -1, 64), Value: fmtMetricGrams(q.Value)})
+			v.Quantiles = append(v.Quantiles, views.ShadowQuantile{Label: fmt.Sprintf("p%.4g", 100*q.Quantile), Value: fmtMetricGrams(q.Value)})
 		}
 	}
 	if len(sh.Buckets) == 0 {

@@ -108,9 +108,9 @@ func TestMonitoringShadowStates(t *testing.T) {
 		},
 		"nothing compared yet": {
 			answer: func(context.Context) (*modelapi.Shadow, error) {
-				return &modelapi.Shadow{Status: modelapi.ShadowOK, Alias: "challenger", Champion: "v1", Challenger: "v2", SampleRate: 0.05}, nil
+				return &modelapi.Shadow{Status: modelapi.ShadowOK, Alias: "challenger", Champion: "v1", Challenger: "v2", SampleRate: 0.07}, nil
 			},
-			status: "ok", want: []string{"Nothing compared yet", "v2 scores 5% of the live records"}, facts: true,
+			status: "ok", want: []string{"Nothing compared yet", "v2 scores 7% of the live records"}, facts: true,
 		},
 		"older model service": {
 			answer: nil, want: []string{"No shadow configured", "predates shadow scoring"},
