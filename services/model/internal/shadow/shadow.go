@@ -30,8 +30,10 @@ type Options struct {
 	Alias string
 	// Rate is the share of records scored in the shadow, from 0 to 1.
 	Rate float64
-	// Buffer bounds the batches waiting to be scored; beyond it, batches
-	// are dropped and counted. Default DefaultBuffer.
+	// Buffer bounds the sampled records waiting to be scored; beyond it,
+	// a request's sampled records are dropped and counted (unless nothing
+	// else waits: one request larger than the bound is still scored).
+	// Default DefaultBuffer.
 	Buffer int
 	// Uniform returns uniformly distributed 64-bit numbers for sampling;
 	// default math/rand/v2's Uint64 (per-thread state: no lock on the
@@ -45,9 +47,20 @@ type Options struct {
 // DefaultRate is MODEL_SHADOW_SAMPLE's default.
 const DefaultRate = 0.1
 
-// DefaultBuffer bounds the waiting batches: at the drain interval, room
-// for 200,000 sampled requests a second.
-const DefaultBuffer = 4096
+// DefaultBuffer bounds the sampled records waiting: 2 MiB of records, and
+// at the drain interval room for over 3 million sampled records a second.
+const DefaultBuffer = 1 << 16
+
+// maxBatches bounds the requests waiting, whatever their size: at the
+// drain interval, room for 200,000 sampled requests a second.
+const maxBatches = 4096
+
+// bernoulliBelow is the number of records left below which sampling draws
+// once per record (one random number and a comparison) rather than the gap
+// to the next sampled record (one random number and a logarithm per sampled
+// record): the first is cheaper for a single record, the second for a
+// batch.
+const bernoulliBelow = 8
 
 // drainEvery is how often the scoring goroutine wakes to score what is
 // waiting. It never waits on the request path's sends: waking once per
@@ -56,7 +69,7 @@ const drainEvery = 20 * time.Millisecond
 
 // maxPooled bounds the records of a batch kept for reuse, so that one huge
 // request does not pin its memory.
-const maxPooled = 1024
+const maxPooled = 4096
 
 // Scorer scores a sample of the served records with the challenger. It
 // follows the challenger as the service's reload.Watcher swaps it in
@@ -65,15 +78,18 @@ const maxPooled = 1024
 type Scorer struct {
 	log  *zap.Logger
 	opts Options
-	// logq is log(1 − Rate): the gaps between sampled records are
-	// geometric, drawn with one random number per sampled record.
-	logq float64
+	// threshold is Rate as a share of 2⁶⁴: a record is sampled when a
+	// uniform 64-bit number is below it. logq is log(1 − Rate): the gaps
+	// between sampled records are geometric.
+	threshold uint64
+	logq      float64
 
 	challenger atomic.Pointer[challenger]
 	reason     atomic.Pointer[string] // why there is no challenger while there is none
 
 	ch       chan *batch
-	pool     sync.Pool // *batch
+	pending  atomic.Int64 // sampled records in ch
+	pool     sync.Pool    // *batch
 	stop     chan struct{}
 	done     chan struct{}
 	started  atomic.Bool
@@ -123,7 +139,10 @@ func New(log *zap.Logger, opts Options) (*Scorer, error) {
 	}
 	s := &Scorer{
 		log: log, opts: opts, logq: math.Log1p(-opts.Rate),
-		ch: make(chan *batch, opts.Buffer), stop: make(chan struct{}), done: make(chan struct{}),
+		ch: make(chan *batch, maxBatches), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if opts.Rate < 1 {
+		s.threshold = uint64(opts.Rate * (1 << 64)) // below 2⁶⁴: Rate < 1
 	}
 	s.pool.New = func() any { return new(batch) }
 	loading := fmt.Sprintf("loading the target of alias %q", opts.Alias)
@@ -152,23 +171,37 @@ func (s *Scorer) Offer(champion string, inputs []massmodel.Input, fit []float64)
 	if b == nil {
 		return
 	}
-	if s.stopping.Load() {
+	n := int64(len(b.inputs))
+	// Over the bound, drop, unless nothing else is waiting.
+	if p := s.pending.Add(n); s.stopping.Load() || (p > int64(s.opts.Buffer) && p != n) {
+		s.pending.Add(-n)
 		s.drop(b)
 		return
 	}
 	select {
 	case s.ch <- b:
 	default:
+		s.pending.Add(-n)
 		s.drop(b)
 	}
 }
 
 // skip returns the index of the next sampled record from i on, n when there
 // is none before n. Each record is sampled independently with probability
-// Rate: the gap to the next sampled one is geometric, drawn by inversion.
+// Rate: record by record near the end, else by drawing the gap to the next
+// sampled one, geometric, by inversion (the two mix freely: the gap from
+// any record on has the same law).
 func (s *Scorer) skip(i, n int) int {
 	if s.opts.Rate == 1 || i >= n {
 		return i
+	}
+	if n-i < bernoulliBelow {
+		for ; i < n; i++ {
+			if s.opts.Uniform() < s.threshold {
+				return i
+			}
+		}
+		return n
 	}
 	// u in (0, 1]: log(u) is finite.
 	u := (float64(s.opts.Uniform()>>11) + 1) / (1 << 53)
@@ -259,6 +292,7 @@ func (s *Scorer) drain() {
 		select {
 		case b := <-s.ch:
 			s.compare(b)
+			s.pending.Add(-int64(len(b.inputs)))
 			s.put(b)
 		default:
 			return

@@ -3,6 +3,7 @@ package shadow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
@@ -72,6 +74,18 @@ func predictAll(m *massmodel.Model, in []massmodel.Input) []float64 {
 	return out
 }
 
+// take empties the queue as the scoring goroutine would, without scoring,
+// and returns the records it held.
+func (s *Scorer) take() int {
+	n := 0
+	for len(s.ch) > 0 {
+		b := <-s.ch
+		n += len(b.inputs)
+		s.pending.Add(-int64(len(b.inputs)))
+	}
+	return n
+}
+
 func newScorer(t *testing.T, opts Options) *Scorer {
 	t.Helper()
 	if opts.Alias == "" {
@@ -92,19 +106,17 @@ func TestSampledFraction(t *testing.T) {
 	for _, rate := range []float64{0.01, 0.1, 0.5, 0.9} {
 		for _, batch := range []int{1, 7, 1000} {
 			rng := rand.New(rand.NewPCG(1, uint64(batch)))
-			s := newScorer(t, Options{Rate: rate, Buffer: 1 << 20, Uniform: rng.Uint64})
+			s := newScorer(t, Options{Rate: rate, Uniform: rng.Uint64})
 			s.SetChallenger(chall.Version, hm)
 			const n = 100_000
 			in := inputs(batch)
 			fit := make([]float64, batch)
+			sampled := 0
 			for range n / batch {
 				s.Offer("v", in, fit)
+				sampled += s.take()
 			}
 			offered := n / batch * batch
-			sampled := 0
-			for len(s.ch) > 0 {
-				sampled += len((<-s.ch).inputs)
-			}
 			mean := rate * float64(offered)
 			sd := math.Sqrt(float64(offered) * rate * (1 - rate))
 			if math.Abs(float64(sampled)-mean) > 5*sd {
@@ -126,10 +138,7 @@ func TestRateBounds(t *testing.T) {
 		for range 5 {
 			s.Offer("v", inputs(100), make([]float64, 100))
 		}
-		got := 0
-		for len(s.ch) > 0 {
-			got += len((<-s.ch).inputs)
-		}
+		got := s.take()
 		if got != c.want {
 			t.Errorf("rate %v: sampled %d, want %d", c.rate, got, c.want)
 		}
@@ -240,11 +249,12 @@ model_shadow_records_scored_total 2000
 }
 
 // TestDropsWhenTheQueueIsFull: with nothing draining the queue, the
-// batches beyond it are dropped and counted, and Offer returns at once.
-// Once the scorer runs, what was queued is scored.
+// records beyond its bound are dropped and counted, and Offer returns at
+// once. Once the scorer runs, what was queued is scored; a request larger
+// than the bound is scored when nothing else waits.
 func TestDropsWhenTheQueueIsFull(t *testing.T) {
 	champ, chall, cm, hm := models(t)
-	s := newScorer(t, Options{Rate: 1, Buffer: 2})
+	s := newScorer(t, Options{Rate: 1, Buffer: 20})
 	s.SetChallenger(chall.Version, hm)
 	in := inputs(10)
 	fit := predictAll(cm, in)
@@ -272,6 +282,17 @@ model_shadow_records_dropped_total 30
 	s.Offer(champ.Version, in, fit)
 	if st := s.Stats(); st.Dropped != 40 {
 		t.Errorf("after close: %+v", st)
+	}
+
+	big := newScorer(t, Options{Rate: 1, Buffer: 20})
+	big.SetChallenger(chall.Version, hm)
+	in = inputs(50)
+	big.Offer(champ.Version, in, predictAll(cm, in))
+	big.Offer(champ.Version, in[:1], fit[:1])
+	big.Start()
+	big.Close()
+	if st := big.Stats(); st.Scored != 50 || st.Dropped != 1 {
+		t.Errorf("a request over the bound: %+v, want 50 scored and the next one dropped", st)
 	}
 }
 
@@ -316,7 +337,7 @@ func TestConcurrentOffersAndChallengerSwaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newScorer(t, Options{Rate: 1, Buffer: 64})
+	s := newScorer(t, Options{Rate: 1, Buffer: 500})
 	s.SetChallenger(chall.Version, hm)
 	s.Start()
 	in := inputs(50)
@@ -366,5 +387,34 @@ func TestConcurrentOffersAndChallengerSwaps(t *testing.T) {
 		if math.Abs(*r.MeanDifference-want) > 1e-6 {
 			t.Errorf("%s: mean difference %v, want %v", c.version, *r.MeanDifference, want)
 		}
+	}
+}
+
+// BenchmarkOffer is the request path's cost of the shadow at the default
+// rate: sampling one record (and, one time in ten, copying and queueing
+// it), on every core at once. The queue is drained as in the service.
+func BenchmarkOffer(b *testing.B) {
+	for _, rows := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			a, m, err := massmodel.TrainFrom(context.Background(), penguins.Embedded{}, at)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := New(zap.NewNop(), Options{Alias: "challenger", Rate: DefaultRate})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.SetChallenger(a.Version, m)
+			s.Start()
+			defer s.Close()
+			in := inputs(rows)
+			fit := predictAll(m, in)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					s.Offer(a.Version, in, fit)
+				}
+			})
+		})
 	}
 }
