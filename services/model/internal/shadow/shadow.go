@@ -73,8 +73,8 @@ const maxPooled = 4096
 
 // Scorer scores a sample of the served records with the challenger. It
 // follows the challenger as the service's reload.Watcher swaps it in
-// (SetChallenger) or refuses a target (Refused). Start starts the scoring goroutine; Close
-// scores what is waiting and stops it.
+// (SetChallenger) or refuses a target (Refused). Start starts the scoring
+// goroutine; Close scores what is waiting and stops it.
 type Scorer struct {
 	log  *zap.Logger
 	opts Options
