@@ -104,12 +104,17 @@ loadtest: ## load benchmarks of the frontend: Explore page, and Predict through 
 perf: build ## the model API against this machine's limit (net/http, constant JSON), one core each, with wrk: req/s, p50, p99, ratios; idle RSS
 	@command -v wrk >/dev/null || { echo "make perf needs wrk: apt-get install wrk"; exit 1; }
 	go build -o $(BIN)/model-perf ./services/model/cmd/model-perf
-	rm -rf out/perf-prediction-log
+	rm -rf out/perf-prediction-log out/perf-shadow-store
+	@# The released version as served, and a challenger trained beside it.
+	mkdir -p out/perf-shadow-store && cp -R deploy/models/penguin_model out/perf-shadow-store/
+	v=$$($(BIN)/model-service train -store out/perf-shadow-store | sed -n 's/^trained [^ ]* version \([^ ]*\) .*/\1/p'); \
+		$(BIN)/model-service promote -store out/perf-shadow-store -alias challenger -reason 'make perf: shadow scoring' $$v
 	$(BIN)/model-perf -bin $(BIN)/model-service $(PERF_FLAGS) \
 		-variant 'logs at warn=MODEL_LOG_LEVEL=warn' \
 		-variant 'prediction log on=MODEL_PREDICTION_LOG=$(CURDIR)/out/perf-prediction-log' \
 		-variant 'drift off=MODEL_DRIFT_ENABLED=false' \
-		-variant 'prod config=@deploy/env/prod/model.env,MODEL_STORE=deploy/models'
+		-variant 'prod config=@deploy/env/prod/model.env,MODEL_STORE=deploy/models' \
+		-variant 'shadow on (default sample)=@deploy/env/prod/model.env,MODEL_STORE=$(CURDIR)/out/perf-shadow-store,MODEL_SHADOW_ALIAS=challenger'
 	@addr=127.0.0.1:18080; MODEL_ADDR=$$addr $(BIN)/model-service >/dev/null 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT; \
 	for i in $$(seq 100); do $(BIN)/model-service healthcheck -url http://$$addr/readyz >/dev/null 2>&1 && break; sleep 0.05; done; \

@@ -60,7 +60,7 @@ type ClientOptions struct {
 
 // CallStat describes one finished logical call.
 type CallStat struct {
-	Op       string        // "predict", "metadata", "diagnostics", "ready", "drift", "performance" or "aliases"
+	Op       string        // "predict", "metadata", "diagnostics", "ready", "drift", "performance", "aliases" or "shadow"
 	Status   int           // HTTP status of the last attempt, 0 if none answered
 	Attempts int           // attempts made, retries included
 	Duration time.Duration // the whole call, waits between attempts included

@@ -707,3 +707,40 @@ func TestAliasesRouteMissing(t *testing.T) {
 	}
 	checkStat(t, cs, "aliases", http.StatusNotFound, 1, err)
 }
+
+func TestShadow(t *testing.T) {
+	mean, upper := -1.5, 1.0
+	body := `{"status":"ok","alias":"challenger","sample_rate":0.1,"champion":"20261130T080000Z-bbb","challenger":"20261130T090000Z-ccc",
+		"records":2,"scored_total":2,"dropped_total":1,"mean_difference_g":-1.5,"mean_abs_difference_g":1.5,"max_abs_difference_g":2,
+		"abs_difference_quantiles":[{"quantile":0.5,"value_g":1}],"buckets":[{"lower_g":0,"upper_g":1,"count":1},{"lower_g":1,"count":1}]}`
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(body))
+	})
+	c, cs := newTestClient(t, f.URL, ClientOptions{})
+	got, err := c.Shadow(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != ShadowOK || got.Challenger != "20261130T090000Z-ccc" || got.Records != 2 || got.DroppedTotal != 1 ||
+		got.MeanDifference == nil || *got.MeanDifference != mean || len(got.Buckets) != 2 || *got.Buckets[0].Upper != upper || got.Buckets[1].Upper != nil {
+		t.Errorf("Shadow = %+v", got)
+	}
+	checkStat(t, cs, "shadow", http.StatusOK, 1, nil)
+	if r := f.received()[0]; r.method != http.MethodGet || r.path != "/monitoring/shadow" {
+		t.Errorf("request = %s %s, want GET /monitoring/shadow", r.method, r.path)
+	}
+}
+
+func TestShadowRouteMissing(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, http.StatusNotFound, Problem{Status: 404, Title: "Not Found"})
+	})
+	c, cs := newTestClient(t, f.URL, ClientOptions{})
+	got, err := c.Shadow(t.Context())
+	ae, ok := errors.AsType[*APIError](err)
+	if got != nil || !ok || ae.Status != http.StatusNotFound || ae.Op != "shadow" {
+		t.Fatalf("Shadow = %+v, %v; want an *APIError 404 from op shadow", got, err)
+	}
+	checkStat(t, cs, "shadow", http.StatusNotFound, 1, err)
+}

@@ -62,16 +62,25 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 		return string(out)
 	}
-	trained := regexp.MustCompile(` version (\S+) `).FindStringSubmatch(modelCmd("train", "-store", store))
-	if trained == nil {
-		t.Fatal("model-service train did not name the version it trained")
+	train := func() string {
+		t.Helper()
+		trained := regexp.MustCompile(` version (\S+) `).FindStringSubmatch(modelCmd("train", "-store", store))
+		if trained == nil {
+			t.Fatal("model-service train did not name the version it trained")
+		}
+		return trained[1]
 	}
-	version := trained[1]
+	// A challenger first, then (a second later: versions are named by the
+	// second) the version served, the newest, which scores in its shadow.
+	challenger := train()
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	version := train()
 	modelCmd("evaluate", "-store", store, "-data", "../../pkg/penguins/penguins.csv", "-date-column", "year", "-period", "year")
+	modelCmd("promote", "-store", store, "-alias", "challenger", "-reason", "try it", challenger)
 	modelCmd("promote", "-store", store, "-alias", "champion", "-reason", "first release", version)
 
 	modelAddr, frontAddr := freePort(t), freePort(t)
-	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store)
+	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store, "MODEL_SHADOW_ALIAS=challenger", "MODEL_SHADOW_SAMPLE=1")
 	waitReady(t, "http://"+modelAddr+"/readyz")
 	startProc(t, frontBin, "FRONTEND_ADDR="+frontAddr, "FRONTEND_MODEL_URL=http://"+modelAddr, "FRONTEND_MODEL_TIMEOUT=1s", "FRONTEND_MODEL_RETRIES=1")
 	front := "http://" + frontAddr
@@ -215,6 +224,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 		`.filter(s => s.getBoundingClientRect().width > 300 && s.getBoundingClientRect().height > 150).length === 4`,
 		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
 		t.Errorf("the Monitoring page does not show four charts: %v", err)
+	}
+
+	// Champion against challenger: the challenger scored every record in
+	// the shadow, and the page shows the two versions and the distribution
+	// of their differences as a chart.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("[data-testid=shadow-chart] svg")), shoot("monitoring-shadow")); err != nil {
+		t.Errorf("the Monitoring page does not show the shadow's chart: %v", err)
+	} else {
+		champ, _ := chromedp.Run(ctx, chromedp.Text(css("[data-testid=shadow-champion]")))
+		chall, _ := chromedp.Run(ctx, chromedp.Text(css("[data-testid=shadow-challenger]")))
+		mean, _ := chromedp.Run(ctx, chromedp.Text(css("[data-testid=shadow-mean]")))
+		if champ != version || chall != challenger || mean != "0.0 g" {
+			t.Errorf("shadow: champion %q, challenger %q, mean difference %q; want %s, %s and 0.0 g (both fitted to the same data)", champ, chall, mean, version, challenger)
+		}
 	}
 
 	// Model performance: the metrics evaluate pinned for 2007, 2008 and

@@ -34,6 +34,12 @@ type Config struct {
 	// target, besides file events (for volumes where events do not
 	// arrive); 0 turns polling off, leaving file events.
 	ReloadInterval time.Duration `envconfig:"MODEL_RELOAD_INTERVAL" default:"10s"`
+	// ShadowAlias names an alias in Store whose target also scores a
+	// sample of the live records, off the response path, to compare with
+	// the served model (shadow scoring); empty means off.
+	ShadowAlias string `envconfig:"MODEL_SHADOW_ALIAS"`
+	// ShadowSample is the share of live records the shadow scores, 0 to 1.
+	ShadowSample float64 `envconfig:"MODEL_SHADOW_SAMPLE" default:"0.1"`
 	// DataPath is a CSV file to train from at start-up when Store is empty.
 	DataPath string `envconfig:"MODEL_DATA_PATH"`
 
@@ -121,6 +127,20 @@ func (c Config) validate() error {
 		if !aliasPattern.MatchString(c.Alias) {
 			bad("ALIAS", "%q is not an alias name (want a lowercase letter, then lowercase letters, digits or '-', e.g. champion)", c.Alias)
 		}
+	}
+	if c.ShadowAlias != "" {
+		if c.Store == "" {
+			bad("SHADOW_ALIAS", "names an alias but MODEL_STORE is not set")
+		}
+		if !aliasPattern.MatchString(c.ShadowAlias) {
+			bad("SHADOW_ALIAS", "%q is not an alias name (want a lowercase letter, then lowercase letters, digits or '-', e.g. challenger)", c.ShadowAlias)
+		}
+		if c.ShadowAlias == c.Alias {
+			bad("SHADOW_ALIAS", "%q is also MODEL_ALIAS, the served alias: a model in its own shadow compares nothing", c.ShadowAlias)
+		}
+	}
+	if !(c.ShadowSample >= 0 && c.ShadowSample <= 1) { // NaN too
+		bad("SHADOW_SAMPLE", "want a share of records from 0 to 1, got %v", c.ShadowSample)
 	}
 	if c.ReloadInterval != 0 && c.ReloadInterval < minReloadInterval {
 		bad("RELOAD_INTERVAL", "want 0 (polling off) or at least %s, got %s", minReloadInterval, c.ReloadInterval)

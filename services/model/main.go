@@ -19,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
@@ -27,6 +28,7 @@ import (
 	"github.com/palmerops/penguins/services/model/internal/api"
 	"github.com/palmerops/penguins/services/model/internal/predlog"
 	"github.com/palmerops/penguins/services/model/internal/reload"
+	"github.com/palmerops/penguins/services/model/internal/shadow"
 )
 
 func main() {
@@ -103,6 +105,21 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 			log.Info("prediction log closed", zap.Uint64("records", st.Written), zap.Uint64("dropped", st.Dropped), zap.Uint64("errors", st.Errors))
 		}()
 	}
+	var sh *shadow.Scorer
+	if cfg.ShadowAlias != "" {
+		if sh, err = shadow.New(log, shadow.Options{Alias: cfg.ShadowAlias, Rate: cfg.ShadowSample}); err != nil {
+			return err
+		}
+		srv.Registerer().MustRegister(sh.Collector())
+		srv.EnableShadow(sh)
+		sh.Start()
+		// After the drain: nothing offers records any more.
+		defer func() {
+			sh.Close()
+			st := sh.Stats()
+			log.Info("shadow scoring stopped", zap.Uint64("scored", st.Scored), zap.Uint64("dropped", st.Dropped))
+		}()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -118,6 +135,9 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 			cancel(err)
 		}
 	}()
+	if sh != nil {
+		go followShadow(ctx, log, cfg, srv.Registerer(), sh)
+	}
 	go srv.WatchDrift(ctx, driftWatchInterval)
 	err = service.Serve(ctx, log, hs, ln, cfg.ShutdownTimeout, srv.SetDraining)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -160,6 +180,29 @@ func loadModel(ctx context.Context, log *zap.Logger, cfg Config, srv *api.Server
 			Store: store, Name: massmodel.Name, Target: cfg.target(store), Loaded: l, Interval: cfg.ReloadInterval,
 		}).Run(ctx)
 	}
+	return nil
+}
+
+// followShadow keeps the shadow's challenger the version its alias points
+// to, as loadModel keeps the served model current: loaded and verified,
+// then swapped in, on every change of the store, until ctx ends. The first
+// check loads it; while the alias is missing or its target fails
+// verification, the shadow reports itself unavailable and the service
+// serves as without it.
+func followShadow(ctx context.Context, log *zap.Logger, cfg Config, reg prometheus.Registerer, sh *shadow.Scorer) {
+	store := massmodel.Store{Dir: cfg.Store}
+	reload.New(log, reg, challengerSwapper{sh}, "", reload.Options{
+		Store: store, Name: massmodel.Name, Target: aliasTarget(store, cfg.ShadowAlias),
+		Loaded: api.Loaded{From: "store:" + cfg.Store}, Interval: cfg.ReloadInterval,
+		Role: "shadow", OnRefuse: sh.Refused,
+	}).Run(ctx)
+}
+
+// challengerSwapper hands the shadow each verified target of its alias.
+type challengerSwapper struct{ sh *shadow.Scorer }
+
+func (c challengerSwapper) SetModel(_ context.Context, l api.Loaded) error {
+	c.sh.SetChallenger(l.Artifact.Version, l.Model)
 	return nil
 }
 

@@ -257,9 +257,16 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_VERSION: pins a version but MODEL_STORE is not set",
 		"MODEL_ALIAS=champion":                        "MODEL_ALIAS: names an alias but MODEL_STORE is not set",
 		"MODEL_ALIAS=Champion":                        "MODEL_ALIAS: \"Champion\" is not an alias name",
-		"MODEL_ALIAS=champion MODEL_VERSION=20260101T000000Z-0123456789ab": "MODEL_ALIAS: and MODEL_VERSION are both set",
-		"MODEL_RELOAD_INTERVAL=often":                                      "MODEL_RELOAD_INTERVAL",
-		"MODEL_RELOAD_INTERVAL=10ms":                                       "MODEL_RELOAD_INTERVAL: want 0 (polling off) or at least 100ms",
+		"MODEL_ALIAS=champion MODEL_VERSION=20260101T000000Z-0123456789ab":          "MODEL_ALIAS: and MODEL_VERSION are both set",
+		"MODEL_RELOAD_INTERVAL=often":                                               "MODEL_RELOAD_INTERVAL",
+		"MODEL_RELOAD_INTERVAL=10ms":                                                "MODEL_RELOAD_INTERVAL: want 0 (polling off) or at least 100ms",
+		"MODEL_SHADOW_SAMPLE=some":                                                  "MODEL_SHADOW_SAMPLE",
+		"MODEL_SHADOW_SAMPLE=1.5":                                                   "MODEL_SHADOW_SAMPLE: want a share of records from 0 to 1, got 1.5",
+		"MODEL_SHADOW_SAMPLE=-0.1":                                                  "MODEL_SHADOW_SAMPLE: want a share of records from 0 to 1, got -0.1",
+		"MODEL_SHADOW_SAMPLE=NaN":                                                   "MODEL_SHADOW_SAMPLE: want a share of records from 0 to 1, got NaN",
+		"MODEL_SHADOW_ALIAS=challenger":                                             "MODEL_SHADOW_ALIAS: names an alias but MODEL_STORE is not set",
+		"MODEL_SHADOW_ALIAS=Challenger MODEL_STORE=/nonexistent":                    "MODEL_SHADOW_ALIAS: \"Challenger\" is not an alias name",
+		"MODEL_SHADOW_ALIAS=champion MODEL_ALIAS=champion MODEL_STORE=/nonexistent": "MODEL_SHADOW_ALIAS: \"champion\" is also MODEL_ALIAS",
 	}
 	for env, want := range cases {
 		t.Run(env, func(t *testing.T) {

@@ -107,6 +107,12 @@ func billShares() []Share {
 	return out
 }
 
+// differenceCounts are |champion − challenger| by bucket, as the model
+// service's shadow reports them.
+func differenceCounts() []Count {
+	return []Count{{"≤ 1", 50}, {"1–2", 30}, {"2–5", 20}, {"> 5", 0}}
+}
+
 func curve() []CurvePoint {
 	var c []CurvePoint
 	for x := 32.0; x <= 60; x += 0.5 {
@@ -173,6 +179,16 @@ func charts() []chart {
 		{"periods-one", "R² by year",
 			"Line chart of R² in 1 period: 2007 (n=103): 0.872.",
 			func() ([]byte, error) { return Periods("R² by year", "R²", []PeriodValue{{"2007", 103, 0.872}}, nil) }},
+		{"counts", "|Champion − challenger|",
+			"Bar chart of records in each of 4 bins of |Difference| (g), 100 in all: ≤ 1: 50 (50.0%); 1–2: 30 (30.0%); 2–5: 20 (20.0%); > 5: 0 (0.0%).",
+			func() ([]byte, error) {
+				return Counts("|Champion − challenger|", "|Difference| (g)", "Records", differenceCounts())
+			}},
+		{"counts-empty", "Nothing compared yet",
+			"Bar chart of records in each of 2 bins of |Difference| (g), 0 in all: ≤ 1: 0 (0.0%); > 1: 0 (0.0%).",
+			func() ([]byte, error) {
+				return Counts("Nothing compared yet", "|Difference| (g)", "Records", []Count{{"≤ 1", 0}, {"> 1", 0}})
+			}},
 		{"shares-empty", "Sex, no records yet",
 			"Bar chart of the share of records in each of 2 bins of sex, training data against last 0 records: female: 49.5% against 0.0%; male: 50.5% against 0.0%.",
 			func() ([]byte, error) {
@@ -345,6 +361,11 @@ func TestBadInput(t *testing.T) {
 			return Periods("t", "y", rmseByYear(), &Reference{Name: "r", Value: math.Inf(1)})
 		},
 		"periods nameless reference": func() ([]byte, error) { return Periods("t", "y", rmseByYear(), &Reference{Value: 1}) },
+		"counts none":                func() ([]byte, error) { return Counts("t", "x", "n", nil) },
+		"counts no title":            func() ([]byte, error) { return Counts("", "x", "n", differenceCounts()) },
+		"counts no label":            func() ([]byte, error) { return Counts("t", "x", "n", []Count{{N: 1}}) },
+		"counts duplicate":           func() ([]byte, error) { return Counts("t", "x", "n", []Count{{"a", 1}, {"a", 2}}) },
+		"counts too many":            func() ([]byte, error) { return Counts("t", "x", "n", []Count{{"a", 1<<53 + 1}}) },
 		"shares NaN":                 func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", math.NaN(), 0}}) },
 		"shares negative":            func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 0.5, -0.1}}) },
 		"shares over one":            func() ([]byte, error) { return Shares("t", "x", "a", "b", []Share{{"male", 1.5, 0}}) },
@@ -574,6 +595,34 @@ func TestSharesBarsMatchTheShares(t *testing.T) {
 		}
 		if k > 0 && ref[k].top >= cur[k-1].top {
 			t.Errorf("bin %q is not below bin %q", b.Label, bins[k-1].Label)
+		}
+	}
+}
+
+func TestCountsBarsMatchTheCounts(t *testing.T) {
+	bins := differenceCounts()
+	svg, err := Counts("t", "|Difference| (g)", "Records", bins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type bar struct{ top, length float64 }
+	re := regexp.MustCompile(`<path d="M([-\d.]+),([-\d.]+)L[-\d.]+,([-\d.]+)L([-\d.]+),[-\d.]+L[-\d.]+,[-\d.]+Z" fill="` + hexColour(currentFill) + `"`)
+	var got []bar
+	for _, m := range re.FindAllStringSubmatch(string(svg), -1) {
+		var f [4]float64
+		for i := range f {
+			f[i], _ = strconv.ParseFloat(m[i+1], 64)
+		}
+		got = append(got, bar{top: max(f[1], f[2]), length: f[3] - f[0]})
+	}
+	if len(got) != len(bins) {
+		t.Fatalf("%d bars, want %d", len(got), len(bins))
+	}
+	slices.SortFunc(got, func(a, b bar) int { return cmp.Compare(b.top, a.top) }) // top first
+	scale := got[0].length / float64(bins[0].N)
+	for k, b := range bins {
+		if want := float64(b.N) * scale; math.Abs(got[k].length-want) > 0.01 {
+			t.Errorf("bin %q: bar %.2f pt long, want %.2f for %d", b.Label, got[k].length, want, b.N)
 		}
 	}
 }

@@ -205,8 +205,48 @@ type MonitoringPage struct {
 	// call did not: the drift part shows only it.
 	DriftError  *Notice
 	Performance Performance
+	Shadow      Shadow
 	AlertRules  AlertRules
 }
+
+// Shadow is the served model (the champion) against the challenger that
+// scores a sample of the live records in its shadow, formatted.
+type Shadow struct {
+	// Notice says why there is no comparison (no shadow configured, no
+	// challenger loaded, nothing compared yet, a failed call); nil when
+	// there is one.
+	Notice *Notice
+	// Hint is the setting that turns shadow scoring on, shown while it is
+	// off; "" otherwise.
+	Hint       string
+	Status     string // the model API's: off, unavailable, ok; "" when the call failed
+	Alias      string
+	Champion   string
+	Challenger string
+	SampleRate string // "10%"
+	// Records compared for this pair of versions, and every pair's scored
+	// and dropped since the model service started.
+	Records, Scored, Dropped string
+	First, Last              string // time and age; "" while nothing is compared
+	// Compared is true once records are compared: the differences below
+	// are set.
+	Compared                            bool
+	MeanDifference                      string // signed, champion − challenger: "+1.4"
+	MeanAbsDifference, MaxAbsDifference string
+	Quantiles                           []ShadowQuantile
+	Buckets                             []ShadowBucket
+	// SVG is the distribution of |difference| as an SVG element drawn by
+	// the charts package, or "" with ChartError saying why.
+	SVG        string
+	ChartError string
+}
+
+// ShadowQuantile is an estimated quantile of |difference|: "p90", "4.9".
+type ShadowQuantile struct{ Label, Value string }
+
+// ShadowBucket is one bucket of |difference|: its label ("1–2"), the
+// records in it and their share (%).
+type ShadowBucket struct{ Label, Count, Share string }
 
 // Performance is the served model's metrics by period from ground truth:
 // labelled observations scored and pinned by the model service's evaluate

@@ -38,6 +38,8 @@ type ModelAPI interface {
 	Performance(ctx context.Context, version string) (*modelapi.Performance, error)
 	// Aliases is where the model store's aliases point, and their history.
 	Aliases(ctx context.Context) (*modelapi.Aliases, error)
+	// Shadow is how the served model and the shadow's challenger disagree.
+	Shadow(ctx context.Context) (*modelapi.Shadow, error)
 }
 
 // Options configure an App.

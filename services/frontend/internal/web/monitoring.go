@@ -23,13 +23,14 @@ import (
 // alertRulesPath is where the repository keeps the Prometheus alert rules.
 const alertRulesPath = "deploy/monitoring/alerts.yml"
 
-// monitoring serves the model service's drift report and the served
-// model's performance on ground truth. Both are live (drift changes with
+// monitoring serves the model service's drift report, the served model's
+// performance on ground truth and its comparison with the shadow's
+// challenger. All are live (drift changes with
 // every scored record, performance with every evaluation pinned), so their
 // charts are drawn for each page and put in the page itself: the charts
-// always agree with the tables beside them. The two calls run side by side
+// always agree with the tables beside them. The calls run side by side
 // under the page's budget, and one failing costs only its own part: the
-// page is an error only when neither answered.
+// page is an error only when neither drift nor performance answered.
 func (a *App) monitoring(c echo.Context) error {
 	v := views.MonitoringPage{
 		Layout:     a.layout("Monitoring", "monitoring", views.ServedLinks),
@@ -38,14 +39,24 @@ func (a *App) monitoring(c echo.Context) error {
 	ctx, cancel := a.modelCtx(c)
 	defer cancel()
 	var (
-		d          *modelapi.Drift
-		p          *modelapi.Performance
-		dErr, pErr error
-		wg         sync.WaitGroup
+		d                *modelapi.Drift
+		p                *modelapi.Performance
+		sh               *modelapi.Shadow
+		dErr, pErr, sErr error
+		wg               sync.WaitGroup
 	)
 	wg.Go(func() { d, dErr = a.api.Drift(ctx) })
 	wg.Go(func() { p, pErr = a.api.Performance(ctx, "") })
+	wg.Go(func() { sh, sErr = a.api.Shadow(ctx) })
 	wg.Wait()
+	now := time.Now()
+
+	var shadowErr error
+	v.Shadow, shadowErr = a.shadow(c, sh, sErr, now)
+	if shadowErr != nil {
+		// The section says the chart is missing; the table is complete.
+		a.log.Error("shadow chart failed", zap.String("request_id", service.RequestID(c)), zap.String("model_version", sh.Champion), zap.Error(shadowErr))
+	}
 
 	var perfErr error
 	v.Performance, perfErr = a.performance(c, p, pErr)
@@ -68,7 +79,9 @@ func (a *App) monitoring(c echo.Context) error {
 		if pErr == nil || notFound(pErr) {
 			return render(c, http.StatusOK, views.MonitoringView(v))
 		}
-		// Neither call answered: the page is the error.
+		// Neither call answered: the page is the error, and shows no
+		// other part.
+		v.Shadow = views.Shadow{}
 		if status == http.StatusServiceUnavailable && unavailable(pErr) {
 			n.Text = "The model API is not answering, so there is no drift report or model performance to show. This page works again as soon as it is back."
 			v.Unavailable, v.DriftError = n, nil
@@ -76,7 +89,7 @@ func (a *App) monitoring(c echo.Context) error {
 		return render(c, status, views.MonitoringView(v))
 	}
 	var chartErr error
-	v, chartErr = driftView(v, d, time.Now())
+	v, chartErr = driftView(v, d, now)
 	if chartErr != nil {
 		// The page says which chart is missing; the table is complete.
 		a.log.Error("drift chart failed", zap.String("request_id", service.RequestID(c)), zap.String("model_version", d.Version), zap.Error(chartErr))

@@ -36,6 +36,7 @@ type fakeAPI struct {
 	drift       func(ctx context.Context) (*modelapi.Drift, error)
 	performance func(ctx context.Context, version string) (*modelapi.Performance, error)
 	aliases     func(ctx context.Context) (*modelapi.Aliases, error)
+	shadow      func(ctx context.Context) (*modelapi.Shadow, error) // nil: a model service older than the route (404)
 	calls       atomic.Int64
 }
 
@@ -67,6 +68,14 @@ func (f *fakeAPI) Performance(ctx context.Context, version string) (*modelapi.Pe
 func (f *fakeAPI) Aliases(ctx context.Context) (*modelapi.Aliases, error) {
 	f.calls.Add(1)
 	return f.aliases(ctx)
+}
+
+func (f *fakeAPI) Shadow(ctx context.Context) (*modelapi.Shadow, error) {
+	f.calls.Add(1)
+	if f.shadow == nil {
+		return nil, &modelapi.APIError{Op: "shadow", Status: http.StatusNotFound, Body: `{"message":"Not Found"}`}
+	}
+	return f.shadow(ctx)
 }
 
 var errDown = &modelapi.APIError{Op: "test", Status: http.StatusServiceUnavailable, Body: "down"}
@@ -116,6 +125,7 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 			return pinnedPerformance(a.Version), nil
 		},
 		aliases: func(context.Context) (*modelapi.Aliases, error) { return promoted(a.Version), nil },
+		shadow:  func(context.Context) (*modelapi.Shadow, error) { return shadowReport(a.Version), nil },
 	}, a
 }
 
@@ -161,6 +171,7 @@ func downAPI() *fakeAPI {
 		drift:       func(context.Context) (*modelapi.Drift, error) { return nil, errDown },
 		performance: func(context.Context, string) (*modelapi.Performance, error) { return nil, errDown },
 		aliases:     func(context.Context) (*modelapi.Aliases, error) { return nil, errDown },
+		shadow:      func(context.Context) (*modelapi.Shadow, error) { return nil, errDown },
 	}
 }
 

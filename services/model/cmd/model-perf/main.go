@@ -18,7 +18,10 @@
 // the feature, so 0.95 means the feature costs 5%. For a variant that
 // turns the prediction log on (MODEL_PREDICTION_LOG), it also prints this ÷
 // default, the records the log wrote and dropped, and removes the log's
-// finished files as it goes.
+// finished files as it goes. For a variant that turns shadow scoring on
+// (MODEL_SHADOW_ALIAS), it also measures the same configuration without
+// it ("shadow off") and prints on ÷ off, with the records the shadow
+// compared and dropped; a shadow that compared nothing fails the run.
 //
 // Last, on a fresh service, the retained-memory check: resident memory
 // after one 100,000-row batch and a minute of light traffic (-memory-rows,
@@ -208,10 +211,22 @@ func run(args []string) error {
 	targets = append(targets, &target{name: "model-service default"})
 	for _, v := range c.vars {
 		t := &target{name: "model-service " + v.name, env: v.env}
+		var noShadow []string
 		for _, kv := range v.env {
 			if dir, ok := strings.CutPrefix(kv, "MODEL_PREDICTION_LOG="); ok && dir != "" {
 				t.predlog = dir
 			}
+			if alias, ok := strings.CutPrefix(kv, "MODEL_SHADOW_ALIAS="); ok && alias != "" {
+				t.shadow = true
+			} else if !strings.HasPrefix(kv, "MODEL_SHADOW_") {
+				noShadow = append(noShadow, kv)
+			}
+		}
+		if t.shadow {
+			// The same configuration without the shadow: what on ÷ off
+			// compares it with.
+			t.shadowOff = &target{name: "model-service " + shadowOffName(v.name), env: noShadow}
+			targets = append(targets, t.shadowOff)
 		}
 		targets = append(targets, t)
 	}
@@ -302,6 +317,19 @@ type target struct {
 	logged string
 	// predlog is the variant's MODEL_PREDICTION_LOG directory, if any.
 	predlog string
+	// shadow is true when the variant sets MODEL_SHADOW_ALIAS; shadowOff
+	// is then the same configuration without it.
+	shadow    bool
+	shadowOff *target
+}
+
+// shadowOffName names the configuration of variant without its shadow:
+// "shadow on (default sample)" becomes "shadow off".
+func shadowOffName(variant string) string {
+	if strings.HasPrefix(variant, "shadow on") {
+		return "shadow off"
+	}
+	return variant + ", shadow off"
 }
 
 func (t *target) start(ctx context.Context, c config, argv []string) error {
@@ -378,6 +406,26 @@ func (t *target) checkLog() error {
 			return err
 		}
 		plog = fmt.Sprintf("; prediction log: %.0f records written, %.0f dropped", written, dropped)
+	}
+	if t.shadow {
+		available, err := metricSum(t.addr, "model_shadow_available")
+		if err != nil {
+			return err
+		}
+		scored, err := metricSum(t.addr, "model_shadow_records_scored_total")
+		if err != nil {
+			return err
+		}
+		dropped, err := metricSum(t.addr, "model_shadow_records_dropped_total")
+		if err != nil {
+			return err
+		}
+		// A shadow with no challenger samples nothing: it would measure
+		// as fast for the wrong reason.
+		if available != 1 || scored == 0 {
+			return fmt.Errorf("%s: the shadow compared %.0f records (available %.0f); is the alias in its store? (log: %s)", t.name, scored, available, t.log)
+		}
+		plog += fmt.Sprintf("; shadow: %.0f records compared (%.3f of %d predictions), %.0f dropped", scored, scored/float64(served), served, dropped)
 	}
 	t.stop()
 	if t.predlog != "" {
@@ -591,6 +639,11 @@ func report(w io.Writer, targets []*target, loads []load, res map[string]map[str
 		v := median(res[one][t.name])
 		fmt.Fprintf(w, "single record, %s: %.2f of the limit's req/s, p99 %.2fx the limit's; default ÷ this %.2f\n",
 			strings.TrimPrefix(t.name, "model-service "), v.rps/lim.rps, float64(v.p99)/float64(lim.p99), def.rps/v.rps)
+		if t.shadowOff != nil {
+			off := median(res[one][t.shadowOff.name])
+			fmt.Fprintf(w, "single record, %s ÷ %s: %.2f (target >= 0.95: %s)\n",
+				strings.TrimPrefix(t.name, "model-service "), strings.TrimPrefix(t.shadowOff.name, "model-service "), v.rps/off.rps, verdict(v.rps/off.rps >= 0.95))
+		}
 		if t.predlog != "" {
 			// A feature turned on: its throughput as a share of the default's.
 			fmt.Fprintf(w, "single record, %s ÷ default (log off): %.2f (target >= 0.90: %s)\n",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
@@ -19,6 +20,7 @@ import (
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/model/internal/perfdata"
+	"github.com/palmerops/penguins/services/model/internal/shadow"
 )
 
 // batchBody returns n records in the one-hot form (perfdata.Batch).
@@ -125,4 +127,31 @@ func BenchmarkBaselineStdlib10k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(10000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkPredictShadow is /predict of one record with shadow scoring off
+// and on at the default rate (the scoring goroutine running, a challenger
+// loaded): the shadow's cost on the request path. make perf measures the
+// same over HTTP ("shadow on (default sample)" ÷ "shadow off").
+func BenchmarkPredictShadow(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("shadow=%v", on), func(b *testing.B) {
+			srv := benchServer(b)
+			if on {
+				sh, err := shadow.New(zap.NewNop(), shadow.Options{Alias: "challenger", Rate: shadow.DefaultRate})
+				if err != nil {
+					b.Fatal(err)
+				}
+				a, m, err := massmodel.TrainFrom(context.Background(), only2007{}, time.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				sh.SetChallenger(a.Version, m)
+				srv.EnableShadow(sh)
+				sh.Start()
+				b.Cleanup(sh.Close)
+			}
+			postLoop(b, srv.Handler(), batchBody(1))
+		})
+	}
 }

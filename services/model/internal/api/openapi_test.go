@@ -246,6 +246,8 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 	aliased := aliasedStore(t, ck)
 	badAliases := aliasedStore(t, ck)
 	corruptAliases(t, badAliases)
+	shadowOK := newShadowFixture(t, ck, true)
+	shadowUnavailable := newShadowFixture(t, ck, false)
 
 	v := f.art.Version
 	raw := `{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}`
@@ -302,6 +304,11 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		{aliased.ts, "GET", "/aliases", "", "", 200},
 		{badAliases.ts, "GET", "/aliases", "", "", 500},
 		{loading, "GET", "/aliases", "", "", 503},
+		{f.ts, "GET", "/monitoring/shadow", "", "", 200},
+		{shadowOK.ts, "POST", "/predict", "application/json", oneHotBatch, 200},
+		{shadowOK.ts, "GET", "/monitoring/shadow", "", "", 200},
+		{shadowUnavailable.ts, "GET", "/monitoring/shadow", "", "", 200},
+		{loading, "GET", "/monitoring/shadow", "", "", 503},
 
 		{f.ts, "POST", "/predict", "application/json", raw, 200},
 		{f.ts, "POST", "/predict", "application/json", oneHotBatch, 200},

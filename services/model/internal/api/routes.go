@@ -27,6 +27,7 @@ func (s *Server) routes(metrics http.Handler) {
 	service.GET(e, "/metrics", echo.WrapHandler(metrics))
 	service.GET(e, "/monitoring/drift", s.monitoringDrift)
 	service.GET(e, "/monitoring/performance", s.monitoringPerformance)
+	service.GET(e, "/monitoring/shadow", s.monitoringShadow)
 	service.GET(e, "/aliases", s.aliases)
 
 	v2 := e.Group("/v2")

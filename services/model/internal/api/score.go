@@ -36,7 +36,8 @@ func (sc *scores) format() {
 
 // score predicts every input (with its 95% interval when asked), counts the
 // inputs outside the training range, records the prediction metrics for
-// endpoint, and hands the records to the prediction log when it is on.
+// endpoint, and hands the records to the prediction log and the shadow when
+// they are on.
 // Both /predict and the Open Inference Protocol score here.
 func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input, intervals bool, sc *scores) {
 	m := sv.model
@@ -67,6 +68,9 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 	if s.predlog != nil {
 		// Copies what it keeps: the caller reuses these slices.
 		s.predlog.Log(now, id, endpoint, sv.artifact.Version, inputs, sc.fit, sc.lower, sc.upper)
+	}
+	if s.shadow != nil {
+		s.shadow.Offer(sv.artifact.Version, inputs, sc.fit)
 	}
 	if sc.outOfRange > 0 {
 		s.metrics.billOutOfRange.Add(float64(sc.outOfRange))

@@ -47,6 +47,7 @@ type Server struct {
 	metrics *modelMetrics
 	drift   DriftSettings
 	predlog *predlog.Writer // nil when the prediction log is off
+	shadow  Shadow          // nil when shadow scoring is off
 
 	served   atomic.Pointer[served]
 	draining atomic.Bool
@@ -152,6 +153,21 @@ func (s *Server) EnablePredictionLog(w *predlog.Writer) {
 func (s *Server) TrustProxies(trusted service.IPRanges) {
 	s.echo.IPExtractor = service.IPExtractor(trusted)
 }
+
+// Shadow scores a sample of the served records with a second model, off
+// the response path (services/model/internal/shadow).
+type Shadow interface {
+	// Offer hands over the records of one scored request: inputs[i]
+	// scored fit[i] on the served version champion. It copies what it
+	// keeps and never waits.
+	Offer(champion string, inputs []massmodel.Input, fit []float64)
+	// Report is GET /monitoring/shadow's body for the served version.
+	Report(champion string) modelapi.Shadow
+}
+
+// EnableShadow hands every scored record to sh from now on, which samples
+// them. Call it before serving.
+func (s *Server) EnableShadow(sh Shadow) { s.shadow = sh }
 
 // Registerer is where the service's other parts register the metrics that
 // /metrics exports alongside the server's.

@@ -6,6 +6,7 @@
 package reload
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,6 +61,14 @@ type Options struct {
 	// Debounce is how long the watcher waits after a file event for the
 	// burst to end before it checks; 0 means DefaultDebounce.
 	Debounce time.Duration
+	// Role names what the watcher keeps current in its metrics: "" for the
+	// served model (model_reloads_total, ...), "shadow" for the shadow's
+	// challenger (model_shadow_reloads_total, ...).
+	Role string
+	// OnRefuse, when set, is told of each refused target in place of the
+	// watcher's own log line (the refusal is still counted): the shadow
+	// says it differently.
+	OnRefuse func(version string, err error)
 }
 
 // DefaultDebounce gathers the events of one store write (a staging
@@ -85,13 +94,17 @@ func New(log *zap.Logger, reg prometheus.Registerer, srv Swapper, current string
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultDebounce
 	}
+	prefix, what := "model_", "the served model kept serving"
+	if opts.Role != "" {
+		prefix, what = "model_"+opts.Role+"_", "the "+opts.Role+" model, if any, kept its place"
+	}
 	w := &Watcher{
 		log: log, opts: opts, srv: srv, current: current,
 		reloads: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "model_reloads_total", Help: "Times a new target version was loaded, verified and swapped in without a restart.",
+			Name: prefix + "reloads_total", Help: "Times a new target version was loaded, verified and swapped in without a restart.",
 		}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "model_reload_failures_total", Help: "Reload targets refused (unresolvable, missing, corrupt or failing verification); the served model kept serving.",
+			Name: prefix + "reload_failures_total", Help: "Reload targets refused (unresolvable, missing, corrupt or failing verification); " + what + ".",
 		}),
 	}
 	reg.MustRegister(w.reloads, w.failures)
@@ -171,7 +184,7 @@ func (w *Watcher) Check(ctx context.Context) bool {
 		return false
 	}
 	w.reloads.Inc()
-	w.log.Info("model reloaded", zap.String("from", w.current), zap.String("to", version))
+	w.log.Info("model reloaded", zap.String("role", cmp.Or(w.opts.Role, "served")), zap.String("from", w.current), zap.String("to", version))
 	w.current, w.refused = version, ""
 	return true
 }
@@ -185,6 +198,10 @@ func (w *Watcher) refuse(version string, err error) {
 	}
 	w.refused = key
 	w.failures.Inc()
+	if w.opts.OnRefuse != nil {
+		w.opts.OnRefuse(version, err)
+		return
+	}
 	level := w.log.Error
 	if errors.Is(err, massmodel.ErrNoVersions) {
 		level = w.log.Warn
