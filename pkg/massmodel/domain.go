@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/palmerops/penguins/pkg/penguins"
 )
@@ -101,5 +103,50 @@ func (m *Model) setDomain(d *Domain) {
 	for i, r := range d.BillLength {
 		s := penguins.AllSpecies[i]
 		m.speciesLo[s], m.speciesHi[s] = r.Min, r.Max
+	}
+}
+
+// ExtrapolationMessage says, in a sentence, why in (with the given
+// leverage) is the extrapolation e: which range it leaves, by how much its
+// leverage exceeds the training rows' largest. It is for warnings, off the
+// hot path.
+func (m *Model) ExtrapolationMessage(in Input, e Extrapolation, leverage float64) string {
+	if e == 0 {
+		return ""
+	}
+	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	span := func(lo, hi float64) string { return "[" + g(lo) + ", " + g(hi) + "]" }
+	bill := "bill_length_mm " + g(in.BillLengthMM)
+	var parts []string
+	species := in.Species.String()
+	switch {
+	case e&OutsideTrainingRange != 0 && e&OutsideSpeciesRange != 0:
+		parts = append(parts, bill+" is outside the training range "+span(m.billLo, m.billHi)+
+			" and the "+species+" training range "+span(m.speciesLo[in.Species], m.speciesHi[in.Species]))
+	case e&OutsideTrainingRange != 0:
+		parts = append(parts, bill+" is outside the training range "+span(m.billLo, m.billHi))
+	case e&OutsideSpeciesRange != 0:
+		parts = append(parts, bill+" is outside the "+species+" training range "+span(m.speciesLo[in.Species], m.speciesHi[in.Species]))
+	}
+	if e&HighLeverage != 0 {
+		h, max := distinct(leverage, m.hMax)
+		if len(parts) == 0 {
+			// Each value inside its range, the combination outside the data.
+			parts = append(parts, bill+" for a "+in.Sex.String()+" "+species+" has leverage "+h+" > "+max+", the largest in the training data")
+		} else {
+			parts = append(parts, "leverage "+h+" > "+max+", the largest in the training data")
+		}
+	}
+	return strings.Join(parts, "; ") + "; the prediction is an extrapolation"
+}
+
+// distinct formats a and b to 2 significant digits, or more where that
+// would print them alike.
+func distinct(a, b float64) (string, string) {
+	for p := 2; ; p++ {
+		sa, sb := strconv.FormatFloat(a, 'g', p, 64), strconv.FormatFloat(b, 'g', p, 64)
+		if sa != sb || p >= 17 {
+			return sa, sb
+		}
 	}
 }

@@ -123,7 +123,7 @@ func (a *App) predict(c echo.Context) error {
 		"species": {pq.Record.Species}, "sex": {pq.Record.Sex}, "v": {resp.Version}}
 	r.Chart = views.Chart{
 		Src: "/charts/predict.svg?" + chartQuery.Encode(),
-		Alt: fmt.Sprintf("Predicted body mass of %s %s penguins across bill lengths %g–%g mm with a 95%% prediction band; the prediction for %.1f mm, %s g, is marked.",
+		Alt: fmt.Sprintf("Predicted body mass of %s %s penguins across bill lengths %g–%g mm with a 95%% prediction band, the species' training range shaded and the curve dashed where it is an extrapolation; the prediction for %.1f mm, %s g, is marked.",
 			strings.ToLower(pq.Record.Sex), pq.Record.Species, billMin, billMax, pq.Record.BillLengthMM, r.Mass),
 	}
 	v.Result = r
@@ -180,14 +180,37 @@ func (a *App) predictChart(c echo.Context) error {
 	if svg, ok := a.curves.get(key); ok {
 		return svgBlob(c, svg, true)
 	}
-	// The curve and the marked point in one batch call to the model API.
+	ctx, cancel := a.modelCtx(c)
+	defer cancel()
+	// The species' training range, to shade, from the served model's
+	// domain (absent for a model from before it was stored).
+	var trained *charts.Span
+	md, err := a.api.Metadata(ctx)
+	if err != nil {
+		status, _ := a.modelFailure(c, "metadata", err)
+		return echo.NewHTTPError(status, "model metadata unavailable")
+	}
+	if md.Domain != nil {
+		for _, r := range md.Domain.BillLength {
+			if r.Species == pq.Record.Species {
+				trained = &charts.Span{Name: r.Species + " training range", From: r.Min, To: r.Max}
+			}
+		}
+	}
+	// The curve, the range's ends (so that the dashes start where the
+	// range ends) and the marked point in one batch call to the model API.
 	var recs []modelapi.Record
 	for x := billMin; x <= billMax+1e-9; x += curveStep {
 		recs = append(recs, modelapi.Record{BillLengthMM: math.Round(x*10) / 10, Species: pq.Record.Species, Sex: pq.Record.Sex})
 	}
+	if trained != nil {
+		for _, x := range []float64{trained.From, trained.To} {
+			if x >= billMin && x <= billMax {
+				recs = append(recs, modelapi.Record{BillLengthMM: x, Species: pq.Record.Species, Sex: pq.Record.Sex})
+			}
+		}
+	}
 	recs = append(recs, pq.Record)
-	ctx, cancel := a.modelCtx(c)
-	defer cancel()
 	resp, err := a.api.Predict(ctx, recs, modelapi.PredictOptions{Interval: true})
 	if err != nil {
 		status, _ := a.modelFailure(c, "predict", err)
@@ -196,15 +219,25 @@ func (a *App) predictChart(c echo.Context) error {
 	if len(resp.Predict) != len(recs) || resp.Interval == nil || len(resp.Interval.Lower) != len(recs) {
 		return echo.NewHTTPError(http.StatusBadGateway, "malformed prediction response")
 	}
+	if resp.Version != md.Version {
+		trained = nil // the model changed between the calls: its ranges may not be this one's
+	}
 	n := len(recs) - 1
 	curve := make([]charts.CurvePoint, n)
 	for i := range curve {
 		curve[i] = charts.CurvePoint{X: recs[i].BillLengthMM, Y: resp.Predict[i], Lower: resp.Interval.Lower[i], Upper: resp.Interval.Upper[i]}
 	}
+	// Dashed where the model API says the prediction is an extrapolation:
+	// the one place that judges it.
+	for _, w := range resp.Warnings {
+		if w.Row >= 0 && w.Row < n {
+			curve[w.Row].Extrapolated = true
+		}
+	}
 	mark := charts.Point{X: pq.Record.BillLengthMM, Y: resp.Predict[n]}
 	svg, err := charts.PredictionCurve(
 		fmt.Sprintf("Predicted body mass: %s %s", strings.ToLower(pq.Record.Sex), pq.Record.Species),
-		"Bill length (mm)", "Body mass (g)", curve, mark, fmt.Sprintf("%.1f mm: %s g", mark.X, fmtGrams(mark.Y)))
+		"Bill length (mm)", "Body mass (g)", curve, mark, fmt.Sprintf("%.1f mm: %s g", mark.X, fmtGrams(mark.Y)), trained)
 	if err != nil {
 		return err
 	}
