@@ -315,7 +315,7 @@ func PredictionCurve(title, xLabel, yLabel string, curve []CurvePoint, mark Poin
 		lowerFirst(yLabel), lowerFirst(xLabel), num(pts[0].X), num(pts[len(pts)-1].X),
 		markLabel, lowerFirst(xLabel), num(mark.X), lowerFirst(yLabel), num(mark.Y))
 	if shade != nil {
-		desc += fmt.Sprintf("; %s, %s to %s, is shaded", lowerFirst(trained.Name), num(trained.From), num(trained.To))
+		desc += fmt.Sprintf("; %s, %s to %s, is shaded", trained.Name, num(trained.From), num(trained.To))
 	}
 	if dashedLine != nil {
 		if solidLine == nil {

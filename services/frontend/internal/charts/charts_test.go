@@ -258,8 +258,8 @@ func TestPredictionCurveShadesAndDashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// gonum writes the translucent shade as its colour with fill-opacity.
-	shade := regexp.MustCompile(`fill="#998855" fill-opacity="0\.25`)
+	// gonum writes the translucent shade (the only one) with fill-opacity.
+	shade := regexp.MustCompile(`fill="#[0-9A-F]{6}" fill-opacity="0\.25`)
 	dash := regexp.MustCompile(`stroke-dasharray="6,4"|stroke-dasharray="6 4"`)
 	for name, c := range map[string]struct {
 		svg          []byte
