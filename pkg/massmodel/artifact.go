@@ -397,6 +397,7 @@ func (a *Artifact) model() (*Model, error) {
 		m.coef[i] = a.Coefficients[i].Estimate
 		copy(m.cov[i][:], a.Covariance[i])
 	}
+	m.setLeverage()
 	var err error
 	m.billLo, m.billHi, err = a.billRange()
 	if a.Domain != nil {

@@ -81,8 +81,9 @@ func TestLeverageMatchesR(t *testing.T) {
 		if math.Abs(h-rH[i]) > tol {
 			t.Errorf("row %d (%+v): leverage %.17g, R %.17g", i, o, h, rH[i])
 		}
-		// The interval's computation gives the same leverage.
-		if _, _, _, hi := m.IntervalLeverage(in); hi != h {
+		// The interval's computation gives the same leverage (to rounding:
+		// one is the full form, the other its quadratic in bill length).
+		if _, _, _, hi := m.IntervalLeverage(in); math.Abs(hi-h) > 1e-14 {
 			t.Errorf("row %d: IntervalLeverage %.17g, Leverage %.17g", i, hi, h)
 		}
 		sum += h
@@ -217,4 +218,37 @@ func TestReleasedArtifactFallsBackToThePooledRange(t *testing.T) {
 	if got := m.Extrapolation(long, m.Leverage(long)); got != OutsideTrainingRange {
 		t.Errorf("70 mm Gentoo under the pooled check: %v, want training_range", got)
 	}
+}
+
+// The extrapolation check's cost on the request path, next to
+// BenchmarkInterval and BenchmarkPredict: with intervals the leverage is
+// the interval's own x′ Cov x over σ²; without, the quadratic form on its
+// own.
+func BenchmarkIntervalChecked(b *testing.B) {
+	_, m, err := TrainFrom(context.Background(), penguins.Embedded{}, testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := Input{BillLengthMM: 45, Species: penguins.Gentoo, Sex: penguins.Male}
+	b.ReportAllocs()
+	var sink float64
+	for b.Loop() {
+		_, lo, hi, h := m.IntervalLeverage(in)
+		sink += lo + hi + float64(m.Extrapolation(in, h))
+	}
+	_ = sink
+}
+
+func BenchmarkPredictChecked(b *testing.B) {
+	_, m, err := TrainFrom(context.Background(), penguins.Embedded{}, testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := Input{BillLengthMM: 45, Species: penguins.Gentoo, Sex: penguins.Male}
+	b.ReportAllocs()
+	var sink float64
+	for b.Loop() {
+		sink += m.Predict(in) + float64(m.Extrapolation(in, m.Leverage(in)))
+	}
+	_ = sink
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -49,6 +50,12 @@ func TestExtrapolationWarnings(t *testing.T) {
 			!strings.HasPrefix(long.Message, "bill_length_mm 70 is outside the training range [32.1, 59.6] and the Gentoo training range [40.9, 59.6]; leverage ") {
 			t.Errorf("%s: 70 mm Gentoo: %+v", query, long)
 		}
+	}
+	// The drift window holds the six records: two of three extrapolated.
+	if w := f.drift(t).Window; w.Records != 6 || w.Extrapolated == nil || math.Abs(w.Extrapolated.Share-4.0/6) > 1e-12 ||
+		math.Abs(w.Extrapolated.ByReason[modelapi.ReasonTrainingRange]-2.0/6) > 1e-12 ||
+		math.Abs(w.Extrapolated.ByReason[modelapi.ReasonLeverage]-4.0/6) > 1e-12 {
+		t.Errorf("drift window %d records, extrapolated %+v", w.Records, w.Extrapolated)
 	}
 	_, metrics := f.do(t, http.MethodGet, "/metrics", "", "")
 	for _, want := range []string{

@@ -79,7 +79,7 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 		now = time.Now()
 	}
 	if sv.drift != nil {
-		sv.drift.Add(inputs, sc.fit, now)
+		sv.drift.Add(inputs, sc.fit, sc.extrapolation, now)
 	}
 	if s.predlog != nil {
 		// Copies what it keeps: the caller reuses these slices.
