@@ -43,6 +43,11 @@ type Artifact struct {
 	// bins of each input and of the prediction. Omitted (and the content
 	// hash unchanged) in artifacts written before it was stored.
 	Profile *Profile `json:"profile,omitempty"`
+	// Domain is where the model has seen data (per-species ranges and the
+	// largest training leverage), for the joint-space extrapolation check.
+	// Omitted (and the content hash unchanged) in artifacts written before
+	// it was stored; they fall back to the pooled range.
+	Domain *Domain `json:"domain,omitempty"`
 }
 
 // DataInfo identifies the training data.
@@ -185,6 +190,9 @@ func NewArtifact(source string, rows []penguins.Penguin, f *Fit, created time.Ti
 	if a.Profile, err = NewProfile(a.Observations, m); err != nil {
 		return nil, err
 	}
+	if a.Domain, err = NewDomain(a.Observations, m); err != nil {
+		return nil, err
+	}
 	a.ContentSHA256 = a.digest()
 	a.Version = a.Created.Format("20060102T150405Z") + "-" + a.ContentSHA256[:12]
 	return a, nil
@@ -299,6 +307,16 @@ func (a *Artifact) Verify() (*Model, error) {
 			}
 		}
 	}
+	if a.Domain != nil && a.Observations != nil {
+		// The domain must be the training rows' own.
+		want, err := NewDomain(a.Observations, m)
+		if err != nil {
+			return nil, fmt.Errorf("artifact domain: %w", err)
+		}
+		if !want.equal(a.Domain) {
+			return nil, errors.New("artifact domain does not match its training rows")
+		}
+	}
 	return m, nil
 }
 
@@ -347,8 +365,14 @@ func (a *Artifact) checkShape() error {
 	if a.Metrics.DF <= 0 || !finite(a.Metrics.Sigma, a.Metrics.TCrit) || a.Metrics.Sigma <= 0 {
 		return errors.New("artifact metrics are malformed")
 	}
-	if _, _, err := a.billRange(); err != nil {
+	lo, hi, err := a.billRange()
+	if err != nil {
 		return err
+	}
+	if a.Domain != nil {
+		if err := a.Domain.check(lo, hi); err != nil {
+			return fmt.Errorf("artifact %w", err)
+		}
 	}
 	return nil
 }
@@ -365,6 +389,7 @@ func (a *Artifact) billRange() (lo, hi float64, err error) {
 // model builds the Model that a describes; checkShape must have passed.
 func (a *Artifact) model() (*Model, error) {
 	m := &Model{sigma2: a.Metrics.Sigma * a.Metrics.Sigma, tcrit: a.Metrics.TCrit}
+	m.covScale = 1 / m.sigma2
 	if m.tcrit == 0 {
 		m.tcrit = tCritical(a.Metrics.DF)
 	}
@@ -372,8 +397,12 @@ func (a *Artifact) model() (*Model, error) {
 		m.coef[i] = a.Coefficients[i].Estimate
 		copy(m.cov[i][:], a.Covariance[i])
 	}
+	m.setLeverage()
 	var err error
 	m.billLo, m.billHi, err = a.billRange()
+	if a.Domain != nil {
+		m.setDomain(a.Domain)
+	}
 	return m, err
 }
 

@@ -41,6 +41,18 @@ type DriftWindow struct {
 	// emptied (the model was loaded).
 	ResetAt     time.Time `json:"reset_at"`
 	ResetReason string    `json:"reset_reason"`
+	// Extrapolated is how much of the window the model judged
+	// extrapolation; the training data's share is 0 (no training row is).
+	// Absent when there is no window.
+	Extrapolated *DriftExtrapolation `json:"extrapolated,omitempty"`
+}
+
+// DriftExtrapolation is the share of a window's records that were
+// extrapolations: for any reason, and by reason (every reason the API
+// knows, ReasonTrainingRange and the others, 0 when none).
+type DriftExtrapolation struct {
+	Share    float64            `json:"share"`
+	ByReason map[string]float64 `json:"by_reason"`
 }
 
 // Drift statuses.

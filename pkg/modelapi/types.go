@@ -49,8 +49,18 @@ type Interval struct {
 type Warning struct {
 	Row     int    `json:"row"`
 	Pointer string `json:"pointer"`
-	Message string `json:"message"`
+	// Reasons say why the record is an extrapolation: ReasonTrainingRange,
+	// ReasonSpeciesRange, ReasonLeverage.
+	Reasons []string `json:"reasons"`
+	Message string   `json:"message"`
 }
+
+// Extrapolation reasons, in warnings, /metadata and the metrics.
+const (
+	ReasonTrainingRange = "training_range" // bill length outside the pooled training range
+	ReasonSpeciesRange  = "species_range"  // bill length outside its species' training range
+	ReasonLeverage      = "leverage"       // leverage above the largest of any training row
+)
 
 // Problem is an RFC 9457 problem detail (application/problem+json).
 type Problem struct {
@@ -109,8 +119,46 @@ type Metadata struct {
 	// Profile is the training rows' reference profile for drift; absent for
 	// artifacts written before profiles were stored.
 	Profile *Profile `json:"profile,omitempty"`
-	Serving Serving  `json:"serving"`
+	// Domain is where the model has seen data, for the joint-space
+	// extrapolation check; absent for artifacts written before it was
+	// stored.
+	Domain *Domain `json:"domain,omitempty"`
+	// Extrapolation says how the service judges extrapolation for this
+	// version: jointly, or by the pooled range alone (and why).
+	Extrapolation ExtrapolationCheck `json:"extrapolation"`
+	Serving       Serving            `json:"serving"`
 }
+
+// Domain is where the model has seen data: bill length's range within each
+// species, and the largest leverage of a training row.
+type Domain struct {
+	MaxLeverage float64        `json:"max_leverage"`
+	BillLength  []SpeciesRange `json:"bill_length_mm_by_species"`
+}
+
+// SpeciesRange is the training range of a number within one species.
+type SpeciesRange struct {
+	Species string  `json:"species"`
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
+}
+
+// ExtrapolationCheck describes how records are judged extrapolations.
+type ExtrapolationCheck struct {
+	Check   string   `json:"check"`   // ExtrapolationJoint or ExtrapolationPooled
+	Reasons []string `json:"reasons"` // the reasons a warning can give
+	Detail  string   `json:"detail"`
+}
+
+// Extrapolation checks.
+const (
+	// ExtrapolationJoint: the pooled range, the species' range and the
+	// leverage.
+	ExtrapolationJoint = "joint"
+	// ExtrapolationPooled: the pooled range of bill length alone, for an
+	// artifact without a domain.
+	ExtrapolationPooled = "pooled"
+)
 
 // Profile is how the training rows spread over bins of each input and of
 // the prediction: the reference /monitoring/drift compares live traffic with.

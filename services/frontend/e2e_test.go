@@ -303,6 +303,35 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A 55 mm Adelie: inside the pooled range, far outside the Adelie data.
+	// The page warns with both reasons, and the chart shades the Adelie
+	// training range and dashes the curve beyond it (issue 16).
+	adelie := front + "/predict?bill_length_mm=55&species=Adelie&sex=male"
+	if err := chromedp.Do(ctx, chromedp.Navigate(adelie), chromedp.WaitVisible(css("[data-testid=notice]"))); err != nil {
+		t.Fatalf("55 mm Adelie: %v", err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=notice]"))); err != nil ||
+		!strings.Contains(n, "outside the Adelie training range [32.1, 46]") || !strings.Contains(n, "the largest in the training data") {
+		t.Errorf("55 mm Adelie: warning %q (%v), want the species range and the leverage", n, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("[data-testid=curve]"); return i !== null && i.complete && i.naturalWidth > 0; })()`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("55 mm Adelie: the chart did not load: %v", err)
+	}
+	src, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[data-testid=curve]").src`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := httpGet(t, src)
+	for _, w := range []string{"Adelie training range, 32.1 to 46, is shaded", "Prediction, extrapolated", "stroke-dasharray"} {
+		if !strings.Contains(svg, w) {
+			t.Errorf("55 mm Adelie: the chart lacks %q", w)
+		}
+	}
+	if err := chromedp.Do(ctx, shoot("predict-extrapolation")); err != nil {
+		t.Fatal(err)
+	}
+
 	// An invalid value typed with JavaScript on: the messages appear next
 	// to the field, on the whole page.
 	err = chromedp.Do(ctx,
@@ -506,4 +535,19 @@ func waitReady(t *testing.T, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready within 20s", url)
+}
+
+// httpGet returns the body of a 200 answer to GET url.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }

@@ -38,8 +38,19 @@ type Line struct {
 }
 
 // CurvePoint is one point of a prediction curve: the prediction Y at X and
-// the bounds of its 95% prediction interval.
-type CurvePoint struct{ X, Y, Lower, Upper float64 }
+// the bounds of its 95% prediction interval. Extrapolated marks a
+// prediction outside the data the model was fitted to.
+type CurvePoint struct {
+	X, Y, Lower, Upper float64
+	Extrapolated       bool
+}
+
+// Span is a named interval [From, To] of the x axis, drawn as a shaded
+// strip (the training data's range, for example).
+type Span struct {
+	Name     string
+	From, To float64
+}
 
 // Axis labels fixed by the model: every chart of model output is about body mass.
 const (
@@ -201,9 +212,12 @@ func PredictedObserved(title string, series []Series) ([]byte, error) {
 }
 
 // PredictionCurve draws a prediction curve with its shaded 95% prediction
-// band and marks one point, named markLabel in the legend.
-func PredictionCurve(title, xLabel, yLabel string, curve []CurvePoint, mark Point, markLabel string) ([]byte, error) {
-	pts, err := checkCurve(title, curve, mark)
+// band and marks one point, named markLabel in the legend. The curve is
+// solid where its points are not extrapolated and dashed where either end
+// of a step is. A non-nil trained is shaded across the plot, behind the
+// band (clipped to the curve's x range).
+func PredictionCurve(title, xLabel, yLabel string, curve []CurvePoint, mark Point, markLabel string, trained *Span) ([]byte, error) {
+	pts, err := checkCurve(title, curve, mark, trained)
 	if err != nil {
 		return nil, fmt.Errorf("charts: prediction curve: %w", err)
 	}
@@ -211,47 +225,105 @@ func PredictionCurve(title, xLabel, yLabel string, curve []CurvePoint, mark Poin
 		markLabel = "Marked point"
 	}
 
-	mid := make(plotter.XYs, len(pts))
 	lower := make(plotter.XYs, len(pts))
 	upper := make(plotter.XYs, len(pts))
+	yMin, yMax := math.Inf(1), math.Inf(-1)
 	for i, c := range pts {
-		mid[i] = plotter.XY{X: c.X, Y: c.Y}
 		lower[i] = plotter.XY{X: c.X, Y: c.Lower}
 		// Reversed, so that lower then upper walks around the band.
 		upper[len(pts)-1-i] = plotter.XY{X: c.X, Y: c.Upper}
+		yMin, yMax = math.Min(yMin, math.Min(c.Lower, mark.Y)), math.Max(yMax, math.Max(c.Upper, mark.Y))
 	}
 	outline := slices.Concat(lower, upper)
 
 	p := newPlot(title, xLabel, yLabel)
+	leg := newLegend()
 	band, err := plotter.NewPolygon(outline)
 	if err != nil {
 		return nil, fmt.Errorf("charts: prediction curve: %w", err)
 	}
 	band.Color = tint(curveColour, 0.8)
 	band.LineStyle = draw.LineStyle{Color: tint(curveColour, 0.4), Width: vg.Points(0.75)}
-	p.Add(band, grid()) // grid after the band, which would otherwise hide it
-
-	line, err := plotter.NewLine(mid)
-	if err != nil {
-		return nil, fmt.Errorf("charts: prediction curve: %w", err)
+	p.Add(band)
+	var shade *plotter.Polygon
+	if trained != nil {
+		// A translucent strip over the data's whole height, on the band so
+		// that it shows across it too.
+		from, to := math.Max(trained.From, pts[0].X), math.Min(trained.To, pts[len(pts)-1].X)
+		if from <= to {
+			shade, err = plotter.NewPolygon(plotter.XYs{{X: from, Y: yMin}, {X: to, Y: yMin}, {X: to, Y: yMax}, {X: from, Y: yMax}})
+			if err != nil {
+				return nil, fmt.Errorf("charts: prediction curve: %w", err)
+			}
+			shade.Color = trainedShade
+			shade.LineStyle = draw.LineStyle{}
+			p.Add(shade)
+		}
 	}
-	line.LineStyle = draw.LineStyle{Color: curveColour, Width: vg.Points(2)}
+	p.Add(grid()) // grid after the band, which would otherwise hide it
+
+	// The curve in runs of steps drawn alike: solid inside the data,
+	// dashed outside.
+	solid := draw.LineStyle{Color: curveColour, Width: vg.Points(2)}
+	dashed := draw.LineStyle{Color: curveColour, Width: vg.Points(2), Dashes: []vg.Length{vg.Points(6), vg.Points(4)}}
+	var solidLine, dashedLine *plotter.Line
+	extrapolatedFrom, extrapolatedTo := math.Inf(1), math.Inf(-1)
+	for start := 0; start < len(pts)-1; {
+		out := pts[start].Extrapolated || pts[start+1].Extrapolated
+		end := start + 1
+		for end < len(pts)-1 && (pts[end].Extrapolated || pts[end+1].Extrapolated) == out {
+			end++
+		}
+		run := make(plotter.XYs, 0, end-start+1)
+		for _, c := range pts[start : end+1] {
+			run = append(run, plotter.XY{X: c.X, Y: c.Y})
+		}
+		line, err := plotter.NewLine(run)
+		if err != nil {
+			return nil, fmt.Errorf("charts: prediction curve: %w", err)
+		}
+		if out {
+			line.LineStyle, dashedLine = dashed, line
+			extrapolatedFrom, extrapolatedTo = math.Min(extrapolatedFrom, pts[start].X), math.Max(extrapolatedTo, pts[end].X)
+		} else {
+			line.LineStyle, solidLine = solid, line
+		}
+		p.Add(line)
+		start = end
+	}
 	dot, err := plotter.NewScatter(plotter.XYs{{X: mark.X, Y: mark.Y}})
 	if err != nil {
 		return nil, fmt.Errorf("charts: prediction curve: %w", err)
 	}
 	dot.GlyphStyle = draw.GlyphStyle{Color: markColour, Radius: vg.Points(5), Shape: draw.CircleGlyph{}}
-	p.Add(line, dot)
+	p.Add(dot)
 
-	leg := newLegend()
-	leg.Add("Prediction", line)
+	if solidLine != nil {
+		leg.Add("Prediction", solidLine)
+	}
+	if dashedLine != nil {
+		leg.Add("Prediction, extrapolated", dashedLine)
+	}
 	leg.Add("95% prediction interval", band)
+	if shade != nil {
+		leg.Add(trained.Name, shade)
+	}
 	leg.Add(markLabel, dot)
 
 	desc := fmt.Sprintf("Prediction curve of %s against %s from %s to %s with a shaded 95%% prediction band; "+
 		"%s is marked at %s %s, %s %s",
 		lowerFirst(yLabel), lowerFirst(xLabel), num(pts[0].X), num(pts[len(pts)-1].X),
 		markLabel, lowerFirst(xLabel), num(mark.X), lowerFirst(yLabel), num(mark.Y))
+	if shade != nil {
+		desc += fmt.Sprintf("; %s, %s to %s, is shaded", trained.Name, num(trained.From), num(trained.To))
+	}
+	if dashedLine != nil {
+		if solidLine == nil {
+			desc += "; the whole curve is dashed, an extrapolation"
+		} else {
+			desc += fmt.Sprintf("; the curve is dashed where it is an extrapolation, between %s and %s", num(extrapolatedFrom), num(extrapolatedTo))
+		}
+	}
 	return render(p, leg, wide, vg.Inch*4, desc+".")
 }
 
@@ -347,7 +419,7 @@ func checkLines(series []Series, lines []Line) (map[string]Line, error) {
 }
 
 // checkCurve returns a copy of curve sorted by X.
-func checkCurve(title string, curve []CurvePoint, mark Point) ([]CurvePoint, error) {
+func checkCurve(title string, curve []CurvePoint, mark Point, trained *Span) ([]CurvePoint, error) {
 	if title == "" {
 		return nil, errors.New("empty title")
 	}
@@ -363,6 +435,14 @@ func checkCurve(title string, curve []CurvePoint, mark Point) ([]CurvePoint, err
 		}
 		if c.Lower > c.Y || c.Y > c.Upper {
 			return nil, fmt.Errorf("curve point %d is %+v; want Lower <= Y <= Upper", i, c)
+		}
+	}
+	if trained != nil {
+		switch {
+		case trained.Name == "":
+			return nil, errors.New("shaded span has no name")
+		case !finite(trained.From, trained.To) || trained.From > trained.To:
+			return nil, fmt.Errorf("shaded span is [%v, %v]; want finite From <= To", trained.From, trained.To)
 		}
 	}
 	pts := slices.Clone(curve)

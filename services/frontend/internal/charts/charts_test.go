@@ -123,6 +123,16 @@ func curve() []CurvePoint {
 	return c
 }
 
+// extrapolatedCurve is curve with the points beyond 46 flagged, as the
+// model API flags a 55 mm Adelie's.
+func extrapolatedCurve() []CurvePoint {
+	c := curve()
+	for i := range c {
+		c[i].Extrapolated = c[i].X > 46
+	}
+	return c
+}
+
 type chart struct {
 	name  string
 	title string
@@ -157,7 +167,14 @@ func charts() []chart {
 			"Prediction curve of body mass (g) against bill length (mm) from 32 to 60 with a shaded 95% prediction band; Your penguin is marked at bill length (mm) 45.3, body mass (g) 4264.",
 			func() ([]byte, error) {
 				return PredictionCurve("Predicted body mass, Adelie female", "Bill length (mm)", "Body mass (g)",
-					curve(), Point{X: 45.3, Y: 4264}, "Your penguin")
+					curve(), Point{X: 45.3, Y: 4264}, "Your penguin", nil)
+			}},
+		{"curve-extrapolated", "Predicted body mass, Adelie male",
+			"Prediction curve of body mass (g) against bill length (mm) from 32 to 60 with a shaded 95% prediction band; Your penguin is marked at bill length (mm) 55, body mass (g) 5300; " +
+				"Adelie training range, 32.1 to 46, is shaded; the curve is dashed where it is an extrapolation, between 46 and 60.",
+			func() ([]byte, error) {
+				return PredictionCurve("Predicted body mass, Adelie male", "Bill length (mm)", "Body mass (g)",
+					extrapolatedCurve(), Point{X: 55, Y: 5300}, "Your penguin", &Span{Name: "Adelie training range", From: 32.1, To: 46})
 			}},
 		{"shares", "Bill length: training data and recent records",
 			"Bar chart of the share of records in each of 10 bins of bill length (mm), training data against last 60 records: < 36.6: 9.9% against 0.0%; [36.6, 38.6): 9.9% against 0.0%; [38.6, 40.26): 10.2% against 53.3%;",
@@ -245,6 +262,44 @@ func TestScatterUsesSpeciesColours(t *testing.T) {
 	}
 }
 
+// TestPredictionCurveShadesAndDashes: the training range is shaded and in
+// the legend, and the curve is dashed exactly where it is extrapolated;
+// without either, neither is drawn.
+func TestPredictionCurveShadesAndDashes(t *testing.T) {
+	plain, err := PredictionCurve("t", "x", "y", curve(), Point{X: 45, Y: 4300}, "p", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked, err := PredictionCurve("t", "x", "y", extrapolatedCurve(), Point{X: 55, Y: 5300}, "p", &Span{Name: "Adelie training range", From: 32.1, To: 46})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gonum writes the translucent shade (the only one) with fill-opacity.
+	shade := regexp.MustCompile(`fill="#[0-9A-F]{6}" fill-opacity="0\.25`)
+	dash := regexp.MustCompile(`stroke-dasharray="6,4"|stroke-dasharray="6 4"`)
+	for name, c := range map[string]struct {
+		svg          []byte
+		shaded, dash bool
+	}{"plain": {plain, false, false}, "marked": {marked, true, true}} {
+		if got := shade.Match(c.svg); got != c.shaded {
+			t.Errorf("%s: shaded %v, want %v", name, got, c.shaded)
+		}
+		if got := dash.Match(c.svg); got != c.dash {
+			t.Errorf("%s: dashed %v, want %v", name, got, c.dash)
+		}
+		if got := bytes.Contains(c.svg, []byte("Adelie training range")); got != c.shaded {
+			t.Errorf("%s: legend names the range %v, want %v", name, got, c.shaded)
+		}
+		if got := bytes.Contains(c.svg, []byte("Prediction, extrapolated")); got != c.dash {
+			t.Errorf("%s: legend names the extrapolation %v, want %v", name, got, c.dash)
+		}
+	}
+	// One dashed run: from the last point inside (46) to the end.
+	if n := len(dash.FindAll(marked, -1)); n != 2 { // the run and its legend thumbnail
+		t.Errorf("%d dashed paths, want the run and its legend entry", n)
+	}
+}
+
 func TestOtherNamesCycleThePalette(t *testing.T) {
 	got := stylesFor([]Series{{Name: "Gentoo"}, {Name: "female"}, {Name: "male"}})
 	want := []uint32{0x009E73, 0x0072B2, 0xD55E00}
@@ -283,7 +338,7 @@ func TestInputIsNotMutated(t *testing.T) {
 	if _, err := Distribution("t", "y", series); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PredictionCurve("t", "x", "y", c, Point{X: 40, Y: 4000}, "p"); err != nil {
+	if _, err := PredictionCurve("t", "x", "y", c, Point{X: 40, Y: 4000}, "p", &Span{Name: "s", From: 35, To: 45}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range series {
@@ -329,20 +384,29 @@ func TestBadInput(t *testing.T) {
 		"predicted-observed NaN":  func() ([]byte, error) { return PredictedObserved("t", nan) },
 		"predicted-observed none": func() ([]byte, error) { return PredictedObserved("t", nil) },
 		"curve empty": func() ([]byte, error) {
-			return PredictionCurve("t", "x", "y", nil, Point{}, "p")
+			return PredictionCurve("t", "x", "y", nil, Point{}, "p", nil)
 		},
 		"curve NaN": func() ([]byte, error) {
 			c := slices.Clone(good)
 			c[3].Upper = math.NaN()
-			return PredictionCurve("t", "x", "y", c, Point{}, "p")
+			return PredictionCurve("t", "x", "y", c, Point{}, "p", nil)
 		},
 		"curve outside band": func() ([]byte, error) {
 			c := slices.Clone(good)
 			c[3].Lower = c[3].Y + 1
-			return PredictionCurve("t", "x", "y", c, Point{}, "p")
+			return PredictionCurve("t", "x", "y", c, Point{}, "p", nil)
+		},
+		"curve unnamed span": func() ([]byte, error) {
+			return PredictionCurve("t", "x", "y", good, Point{X: 40, Y: 4000}, "p", &Span{From: 35, To: 45})
+		},
+		"curve reversed span": func() ([]byte, error) {
+			return PredictionCurve("t", "x", "y", good, Point{X: 40, Y: 4000}, "p", &Span{Name: "s", From: 45, To: 35})
+		},
+		"curve NaN span": func() ([]byte, error) {
+			return PredictionCurve("t", "x", "y", good, Point{X: 40, Y: 4000}, "p", &Span{Name: "s", From: math.NaN(), To: 35})
 		},
 		"curve NaN mark": func() ([]byte, error) {
-			return PredictionCurve("t", "x", "y", good, Point{X: math.NaN()}, "p")
+			return PredictionCurve("t", "x", "y", good, Point{X: math.NaN()}, "p", nil)
 		},
 		"shares none":       func() ([]byte, error) { return Shares("t", "x", "a", "b", nil) },
 		"shares no title":   func() ([]byte, error) { return Shares("", "x", "a", "b", billShares()) },
@@ -397,7 +461,7 @@ func TestEdgeCasesStillDraw(t *testing.T) {
 		"residuals huge": func() ([]byte, error) { return Residuals("t", huge) },
 		"box huge":       func() ([]byte, error) { return Distribution("t", "y", huge) },
 		"curve flat band": func() ([]byte, error) {
-			return PredictionCurve("t", "x", "y", []CurvePoint{{0, 1, 1, 1}, {0, 1, 1, 1}}, Point{}, "")
+			return PredictionCurve("t", "x", "y", []CurvePoint{{X: 0, Y: 1, Lower: 1, Upper: 1}, {X: 0, Y: 1, Lower: 1, Upper: 1}}, Point{}, "", nil)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -529,7 +593,7 @@ func TestNoStyleAttributes(t *testing.T) {
 		"distribution": func() ([]byte, error) { return Distribution("d", "y (g)", []Series{{Name: "Gentoo", Points: pts}}) },
 		"residuals":    func() ([]byte, error) { return Residuals("r", []Series{{Name: "Adelie", Points: pts}}) },
 		"curve": func() ([]byte, error) {
-			return PredictionCurve("c", "x", "y", []CurvePoint{{X: 1, Y: 2, Lower: 1, Upper: 3}, {X: 2, Y: 3, Lower: 2, Upper: 4}}, Point{X: 1.5, Y: 2.5}, "m")
+			return PredictionCurve("c", "x", "y", []CurvePoint{{X: 1, Y: 2, Lower: 1, Upper: 3}, {X: 2, Y: 3, Lower: 2, Upper: 4}}, Point{X: 1.5, Y: 2.5}, "m", nil)
 		},
 		"shares": func() ([]byte, error) { return Shares("s", "x", "a", "b", billShares()) },
 		"periods": func() ([]byte, error) {

@@ -49,7 +49,10 @@ var (
 	otherColours = []color.RGBA{rgb(0x0072B2), rgb(0xD55E00), rgb(0xCC79A7), rgb(0xF0E442), rgb(0x000000)}
 	otherShapes  = []draw.GlyphDrawer{draw.RingGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}}
 
-	curveColour   = rgb(0x0072B2)
+	curveColour = rgb(0x0072B2)
+	// trainedShade marks the training data's range: a translucent warm
+	// grey, so that the prediction band shows through it.
+	trainedShade  = color.NRGBA{R: 0x99, G: 0x88, B: 0x55, A: 0x40}
 	markColour    = rgb(0xD55E00)
 	referenceLine = draw.LineStyle{
 		Color:  color.RGBA{R: 0x33, G: 0x33, B: 0x33, A: 0xFF},

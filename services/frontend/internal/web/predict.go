@@ -127,7 +127,7 @@ func (a *App) predict(c echo.Context) error {
 		"species": {pq.Record.Species}, "sex": {pq.Record.Sex}, "v": {resp.Version}}
 	r.Chart = views.Chart{
 		Src: "/charts/predict.svg?" + chartQuery.Encode(),
-		Alt: fmt.Sprintf("Predicted body mass of %s %s penguins across bill lengths %g–%g mm with a 95%% prediction band; the prediction for %.1f mm, %s g, is marked.",
+		Alt: fmt.Sprintf("Predicted body mass of %s %s penguins across bill lengths %g–%g mm with a 95%% prediction band, the species' training range shaded and the curve dashed where it is an extrapolation; the prediction for %.1f mm, %s g, is marked.",
 			strings.ToLower(pq.Record.Sex), pq.Record.Species, billMin, billMax, pq.Record.BillLengthMM, r.Mass),
 	}
 	v.Result = r
@@ -193,8 +193,15 @@ var curveRows = func() []float64 {
 // curveKey names one prediction curve: a model version, species and sex.
 type curveKey struct{ version, species, sex string }
 
-// curve is the model's answer for curveRows.
-type curve struct{ fit, lower, upper []float64 }
+// curve is the model's answer for curveRows: the fit, its interval, which
+// rows it flagged as extrapolations, and the species' training range of
+// bill length from the version's domain (nil for a model from before the
+// domain was stored).
+type curve struct {
+	fit, lower, upper []float64
+	extrapolated      []bool
+	trained           *charts.Span
+}
 
 // maxCurves bounds the curves kept: every species and sex of a few versions.
 const maxCurves = 6 * maxModelVersions
@@ -229,17 +236,21 @@ func (a *App) predictChart(c echo.Context) error {
 		status, _ := a.modelFailure(c, "predict", err)
 		return echo.NewHTTPError(status, "prediction service unavailable")
 	}
-	points := make([]charts.CurvePoint, 0, len(curveRows)/5+1)
+	// A point every curveStep, and at the training range's ends so that
+	// the dashes start where the range ends; dashed where the model API
+	// flagged the prediction as an extrapolation, the one place that
+	// judges it.
+	points := make([]charts.CurvePoint, 0, len(curveRows)/5+3)
 	for i, x := range curveRows {
-		if math.Abs(math.Remainder(x, curveStep)) < 1e-9 {
-			points = append(points, charts.CurvePoint{X: x, Y: cv.fit[i], Lower: cv.lower[i], Upper: cv.upper[i]})
+		if math.Abs(math.Remainder(x, curveStep)) < 1e-9 || cv.trained != nil && (x == cv.trained.From || x == cv.trained.To) {
+			points = append(points, charts.CurvePoint{X: x, Y: cv.fit[i], Lower: cv.lower[i], Upper: cv.upper[i], Extrapolated: cv.extrapolated[i]})
 		}
 	}
 	i := int(math.Round((pq.Record.BillLengthMM - billMin) * 10))
 	mark := charts.Point{X: pq.Record.BillLengthMM, Y: cv.fit[i]}
 	svg, err := charts.PredictionCurve(
 		fmt.Sprintf("Predicted body mass: %s %s", strings.ToLower(pq.Record.Sex), pq.Record.Species),
-		"Bill length (mm)", "Body mass (g)", points, mark, fmt.Sprintf("%.1f mm: %s g", mark.X, fmtGrams(mark.Y)))
+		"Bill length (mm)", "Body mass (g)", points, mark, fmt.Sprintf("%.1f mm: %s g", mark.X, fmtGrams(mark.Y)), cv.trained)
 	if err != nil {
 		return err
 	}
@@ -272,6 +283,10 @@ func (a *App) curveFor(ctx context.Context, key curveKey) (*curve, error) {
 		for i, x := range curveRows {
 			recs[i] = modelapi.Record{BillLengthMM: x, Species: key.species, Sex: key.sex}
 		}
+		md, err := a.api.Metadata(ctx)
+		if err != nil {
+			return nil, err
+		}
 		resp, err := a.api.Predict(ctx, recs, modelapi.PredictOptions{Interval: true})
 		if err != nil {
 			return nil, err
@@ -280,7 +295,19 @@ func (a *App) curveFor(ctx context.Context, key curveKey) (*curve, error) {
 			return nil, errors.New("malformed prediction response")
 		}
 		a.served.note(resp.Version)
-		cv := &curve{fit: resp.Predict, lower: resp.Interval.Lower, upper: resp.Interval.Upper}
+		cv := &curve{fit: resp.Predict, lower: resp.Interval.Lower, upper: resp.Interval.Upper, extrapolated: make([]bool, len(recs))}
+		for _, w := range resp.Warnings {
+			if w.Row >= 0 && w.Row < len(recs) {
+				cv.extrapolated[w.Row] = true
+			}
+		}
+		if md.Domain != nil && md.Version == resp.Version { // else the model changed between the calls
+			for _, r := range md.Domain.BillLength {
+				if r.Species == key.species {
+					cv.trained = &charts.Span{Name: r.Species + " training range", From: r.Min, To: r.Max}
+				}
+			}
+		}
 		a.mu.Lock()
 		if len(a.curves) >= maxCurves {
 			clear(a.curves) // old versions' curves are no longer linked

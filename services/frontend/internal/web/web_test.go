@@ -100,14 +100,15 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 				sp, _ := penguins.ParseSpecies(r.Species)
 				sex, _ := penguins.ParseSex(r.Sex)
 				in := massmodel.Input{BillLengthMM: r.BillLengthMM, Species: sp, Sex: sex}
-				fit, lo, hi := m.Interval(in)
+				fit, lo, hi, h := m.IntervalLeverage(in)
 				resp.Predict = append(resp.Predict, fit)
 				if opts.Interval {
 					resp.Interval.Lower = append(resp.Interval.Lower, lo)
 					resp.Interval.Upper = append(resp.Interval.Upper, hi)
 				}
-				if !m.InTrainingRange(in) {
-					resp.Warnings = append(resp.Warnings, modelapi.Warning{Row: i, Message: "bill_length_mm is outside the training range [32.1, 59.6]"})
+				if e := m.Extrapolation(in, h); e != 0 {
+					resp.Warnings = append(resp.Warnings, modelapi.Warning{Row: i, Pointer: fmt.Sprintf("/%d/bill_length_mm", i),
+						Reasons: strings.Split(e.String(), "+"), Message: m.ExtrapolationMessage(in, e, h)})
 				}
 			}
 			return resp, nil
@@ -481,6 +482,31 @@ func TestPredictPage(t *testing.T) {
 	_, doc = get(t, ts, "/predict?bill_length_mm=30.5&species=Adelie&sex=female")
 	if doc.Find("[data-testid=mass]").Length() != 1 || !strings.Contains(doc.Find("[data-testid=notice]").Text(), "Outside the training data") {
 		t.Errorf("no warning for 30.5 mm: %s", doc.Find("#result").Text())
+	}
+
+	// Inside the pooled range but far outside the Adelie data: the warning
+	// says so, and the chart shades the Adelie range and dashes the curve
+	// beyond it.
+	_, doc = get(t, ts, "/predict?bill_length_mm=55&species=Adelie&sex=male")
+	if n := doc.Find("[data-testid=notice]").Text(); !strings.Contains(n, "Outside the training data") ||
+		!strings.Contains(n, "bill_length_mm 55 is outside the Adelie training range [32.1, 46]; leverage") {
+		t.Errorf("55 mm Adelie: notice %q", n)
+	}
+	for query, want := range map[string][]string{
+		"bill_length_mm=55&species=Adelie&sex=male": {"Adelie training range", "Prediction, extrapolated", "stroke-dasharray"},
+		"bill_length_mm=45&species=Gentoo&sex=male": {"Gentoo training range, 40.9 to 59.6, is shaded"},
+	} {
+		r, err := ts.Client().Get(ts.URL + "/charts/predict.svg?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svg, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		for _, w := range want {
+			if !strings.Contains(string(svg), w) {
+				t.Errorf("%s: the chart lacks %q", query, w)
+			}
+		}
 	}
 
 	// The fragment app.js asks for: the result section only.

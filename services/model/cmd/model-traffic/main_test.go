@@ -255,5 +255,5 @@ func outOfRangeShare(t *testing.T, base string) float64 {
 	if preds == 0 {
 		t.Fatal("no predictions counted")
 	}
-	return value(`model_inputs_out_of_range_total\{feature="bill_length_mm"\}`) / preds
+	return value(`model_inputs_out_of_range_total\{feature="bill_length_mm",reason="training_range"\}`) / preds
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/palmerops/penguins/pkg/massmodel"
 )
 
-// maxListedWarnings caps the out-of-range warnings listed in one response.
+// maxListedWarnings caps the extrapolation warnings listed in one response.
 const maxListedWarnings = 100
 
 // encodePrediction writes the PredictResponse JSON for inputs and their
@@ -51,12 +51,12 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 		}
 		b = append(b, ']')
 	}
-	if sc.outOfRange > 0 {
-		lo, hi := m.BillLengthRange()
+	if sc.extrapolated > 0 {
 		b = append(b, `,"warnings":[`...)
 		listed := 0
 		for i, in := range inputs {
-			if m.InTrainingRange(in) {
+			e := sc.extrapolation[i]
+			if e == 0 {
 				continue
 			}
 			if listed == maxListedWarnings {
@@ -74,14 +74,26 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 				ptr = "/" + strconv.Itoa(i) + ptr
 			}
 			b = strconv.AppendQuote(b, ptr)
-			b = append(b, `,"message":`...)
-			b = strconv.AppendQuote(b, "bill_length_mm "+strconv.FormatFloat(in.BillLengthMM, 'g', -1, 64)+
-				" is outside the training range ["+strconv.FormatFloat(lo, 'g', -1, 64)+", "+strconv.FormatFloat(hi, 'g', -1, 64)+
-				"]; the prediction is an extrapolation")
+			b = append(b, `,"reasons":[`...)
+			first := true
+			for _, r := range reasonBits {
+				if e&r == 0 {
+					continue
+				}
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = strconv.AppendQuote(b, r.String())
+			}
+			b = append(b, `],"message":`...)
+			// Only flagged rows get here: their leverage is recomputed
+			// rather than kept for every row.
+			b = strconv.AppendQuote(b, m.ExtrapolationMessage(in, e, m.Leverage(in)))
 			b = append(b, '}')
 		}
 		b = append(b, ']')
-		if sc.outOfRange > listed {
+		if sc.extrapolated > listed {
 			b = append(b, `,"warnings_truncated":true`...)
 		}
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -49,6 +50,13 @@ func metadataOf(a *massmodel.Artifact, serving modelapi.Serving) modelapi.Metada
 			Prediction: numericProfileOf(p.Prediction),
 		}
 	}
+	md.Extrapolation = extrapolationCheckOf(a)
+	if d := a.Domain; d != nil {
+		md.Domain = &modelapi.Domain{MaxLeverage: d.MaxLeverage}
+		for _, r := range d.BillLength {
+			md.Domain.BillLength = append(md.Domain.BillLength, modelapi.SpeciesRange{Species: r.Species, Min: r.Min, Max: r.Max})
+		}
+	}
 	if md.Data.Dropped == nil {
 		md.Data.Dropped = map[string]int{} // the API promises an object
 	}
@@ -70,6 +78,26 @@ func metadataOf(a *massmodel.Artifact, serving modelapi.Serving) modelapi.Metada
 		})
 	}
 	return md
+}
+
+// extrapolationCheckOf says how records scored by a's model are judged
+// extrapolations: jointly when a has a domain, else (an artifact from
+// before) by the pooled range alone.
+func extrapolationCheckOf(a *massmodel.Artifact) modelapi.ExtrapolationCheck {
+	if a.Domain == nil {
+		return modelapi.ExtrapolationCheck{
+			Check:   modelapi.ExtrapolationPooled,
+			Reasons: []string{modelapi.ReasonTrainingRange},
+			Detail: "the artifact predates stored per-species ranges and training leverage, so only the pooled training range of " +
+				fBill + " is checked; retrain to check each species' range and the leverage",
+		}
+	}
+	return modelapi.ExtrapolationCheck{
+		Check:   modelapi.ExtrapolationJoint,
+		Reasons: []string{modelapi.ReasonTrainingRange, modelapi.ReasonSpeciesRange, modelapi.ReasonLeverage},
+		Detail: fmt.Sprintf("a record is an extrapolation when %s is outside the pooled training range or its species' range, "+
+			"or when its leverage exceeds %.4g, the largest of any training row", fBill, a.Domain.MaxLeverage),
+	}
 }
 
 func numericProfileOf(p massmodel.NumericProfile) modelapi.NumericProfile {

@@ -113,7 +113,7 @@ func jsonObject(t *testing.T, v any) map[string]any {
 // artifact to the wire Metadata to the artifact's own encoding: every field
 // of the artifact appears in /metadata with the same name and value, except
 // the observations, which /diagnostics carries (TestDiagnosticsCarryEveryObservationField),
-// and nothing else appears but serving. A field added to the artifact and
+// and nothing else appears but serving and the extrapolation check. A field added to the artifact and
 // not mapped fails here.
 func TestMetadataCarriesEveryArtifactField(t *testing.T) {
 	a, _ := fullArtifact(t)
@@ -128,6 +128,9 @@ func TestMetadataCarriesEveryArtifactField(t *testing.T) {
 	}
 	delete(want, "observations")
 	want["serving"] = jsonObject(t, serving)
+	// How the service judges extrapolation is the service's, like serving
+	// (TestExtrapolationCheckInMetadata).
+	want["extrapolation"] = jsonObject(t, extrapolationCheckOf(a))
 	for k := range want {
 		if !reflect.DeepEqual(got[k], want[k]) {
 			t.Errorf("%s: /metadata has %v, the artifact %v", k, got[k], want[k])

@@ -166,8 +166,14 @@ func (s *Server) oipInfer(c echo.Context) error {
 	var sc scores // the response keeps its slices: no reuse here
 	s.score(id, "infer", sv, inputs, true, &sc)
 	resp := modelapi.OIPInferResponse{ModelName: sv.artifact.Name, ModelVersion: sv.artifact.Version, ID: req.ID}
-	if sc.outOfRange > 0 {
-		resp.Parameters = map[string]any{"out_of_training_range": sc.outOfRange}
+	if sc.extrapolated > 0 {
+		by := map[string]int{}
+		for i, n := range sc.byReason {
+			if n > 0 {
+				by[reasonBits[i].String()] = n
+			}
+		}
+		resp.Parameters = map[string]any{"out_of_training_range": sc.extrapolated, "extrapolation_reasons": by}
 	}
 	for _, name := range outputs {
 		data := map[string][]float64{outMass: sc.fit, outLower: sc.lower, outUpper: sc.upper}[name]

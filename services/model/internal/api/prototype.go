@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
 )
@@ -27,6 +28,18 @@ func prototype(a *massmodel.Artifact) map[string]any {
 			*bill.Min, *bill.Max, *bill.Mean),
 		"x-training-range": map[string]float64{"min": *bill.Min, "max": *bill.Max, "mean": *bill.Mean},
 		"examples":         []float64{45},
+	}
+	if d := a.Domain; d != nil {
+		bySpecies := map[string]any{}
+		var ranges []string
+		for _, r := range d.BillLength {
+			bySpecies[r.Species] = map[string]float64{"min": r.Min, "max": r.Max}
+			ranges = append(ranges, fmt.Sprintf("%s %g to %g", r.Species, r.Min, r.Max))
+		}
+		billSchema["x-training-range-by-species"] = bySpecies
+		billSchema["description"] = fmt.Sprintf("Bill length in millimetres. Trained on %g to %g (mean %.2f): %s. "+
+			"Values outside the record's species' range, or whose leverage exceeds the largest in the training data (%.2g), "+
+			"are predicted but flagged as extrapolation.", *bill.Min, *bill.Max, *bill.Mean, strings.Join(ranges, ", "), d.MaxLeverage)
 	}
 	indicator := func(desc string) map[string]any {
 		return map[string]any{"description": desc, "oneOf": []any{

@@ -16,7 +16,11 @@ import (
 // scores are one batch's predictions, in slices reused across requests.
 type scores struct {
 	fit, lower, upper []float64 // lower and upper only with intervals
-	outOfRange        int       // inputs outside the training range
+	// Why each input is an extrapolation (mostly none), how many inputs
+	// are one for any reason, and how many for each.
+	extrapolation []massmodel.Extrapolation
+	extrapolated  int
+	byReason      [len(reasonBits)]int
 
 	// The predictions as JSON text, once format has run.
 	formatted                     bool
@@ -34,27 +38,39 @@ func (sc *scores) format() {
 	sc.formatted = true
 }
 
-// score predicts every input (with its 95% interval when asked), counts the
-// inputs outside the training range, records the prediction metrics for
-// endpoint, and hands the records to the prediction log and the shadow when
-// they are on.
-// Both /predict and the Open Inference Protocol score here.
+// score predicts every input (with its 95% interval when asked), checks
+// each for extrapolation (by the leverage the interval computes anyway),
+// records the prediction metrics for endpoint, and hands the records to
+// the prediction log and the shadow when they are on. Both /predict and
+// the Open Inference Protocol score here.
 func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input, intervals bool, sc *scores) {
 	m := sv.model
-	sc.fit, sc.lower, sc.upper, sc.outOfRange, sc.formatted = sc.fit[:0], sc.lower[:0], sc.upper[:0], 0, false
+	joint := m.Joint() // else only the pooled range counts, and no leverage is needed
+	sc.fit, sc.lower, sc.upper, sc.formatted = sc.fit[:0], sc.lower[:0], sc.upper[:0], false
+	sc.extrapolation, sc.extrapolated, sc.byReason = sc.extrapolation[:0], 0, [len(reasonBits)]int{}
 	for _, in := range inputs {
-		var y float64
+		var y, h float64
 		if intervals {
 			var lo, hi float64
-			y, lo, hi = m.Interval(in)
+			y, lo, hi, h = m.IntervalLeverage(in)
 			sc.lower, sc.upper = append(sc.lower, lo), append(sc.upper, hi)
 		} else {
 			y = m.Predict(in)
+			if joint {
+				h = m.Leverage(in)
+			}
 		}
 		sc.fit = append(sc.fit, y)
 		s.metrics.predicted.Observe(y)
-		if !m.InTrainingRange(in) {
-			sc.outOfRange++
+		e := m.Extrapolation(in, h)
+		sc.extrapolation = append(sc.extrapolation, e)
+		if e != 0 {
+			sc.extrapolated++
+			for i, r := range reasonBits {
+				if e&r != 0 {
+					sc.byReason[i]++
+				}
+			}
 		}
 	}
 	s.metrics.byEndpoint[endpoint].Add(float64(len(inputs)))
@@ -63,7 +79,7 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 		now = time.Now()
 	}
 	if sv.drift != nil {
-		sv.drift.Add(inputs, sc.fit, now)
+		sv.drift.Add(inputs, sc.fit, sc.extrapolation, now)
 	}
 	if s.predlog != nil {
 		// Copies what it keeps: the caller reuses these slices.
@@ -72,10 +88,18 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 	if s.shadow != nil {
 		s.shadow.Offer(sv.artifact.Version, inputs, sc.fit)
 	}
-	if sc.outOfRange > 0 {
-		s.metrics.billOutOfRange.Add(float64(sc.outOfRange))
+	if sc.extrapolated > 0 {
+		for i, n := range sc.byReason {
+			if n > 0 {
+				s.metrics.outOfRangeBy[i].Add(float64(n))
+			}
+		}
 	}
 }
+
+// reasonBits are the extrapolation reasons in the order of scores.byReason
+// and the metrics' children.
+var reasonBits = [...]massmodel.Extrapolation{massmodel.OutsideTrainingRange, massmodel.OutsideSpeciesRange, massmodel.HighLeverage}
 
 // logRequested writes the "prediction requested" event.
 func (s *Server) logRequested(pl *predictionLog, id, endpoint string, rows int) {
@@ -160,7 +184,7 @@ func (r *predictionRecord) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("model_version", r.version)
 	enc.AddInt("rows", len(r.inputs))
 	enc.AddInt("first_row", r.first)
-	enc.AddInt("out_of_range", r.sc.outOfRange)
+	enc.AddInt("out_of_range", r.sc.extrapolated)
 	if err := enc.AddReflected("inputs", recordInputs{r}); err != nil {
 		return err
 	}

@@ -180,8 +180,8 @@ func TestPredictIntervalsContributionsWarnings(t *testing.T) {
 	if math.Abs(sum-got.Predict[0]) > 1e-9 || got.Contributions[0]["speciesGentoo"] != f.art.Coefficients[3].Estimate {
 		t.Errorf("contributions %v do not add up to %v", got.Contributions[0], got.Predict[0])
 	}
-	// 70 mm is plausible but outside the training range [32.1, 59.6]:
-	// predicted, and flagged.
+	// 70 mm is plausible but outside the training range [32.1, 59.6] (and
+	// the Adelie range, and its leverage is high): predicted, and flagged.
 	if len(got.Warnings) != 1 || got.Warnings[0].Row != 1 || got.Warnings[0].Pointer != "/1/bill_length_mm" ||
 		!strings.Contains(got.Warnings[0].Message, "outside the training range [32.1, 59.6]") {
 		t.Errorf("warnings = %+v", got.Warnings)
@@ -191,7 +191,7 @@ func TestPredictIntervalsContributionsWarnings(t *testing.T) {
 	}
 	_, metrics := f.do(t, http.MethodGet, "/metrics", "", "")
 	for _, want := range []string{
-		`model_inputs_out_of_range_total{feature="bill_length_mm"} 1`,
+		`model_inputs_out_of_range_total{feature="bill_length_mm",reason="training_range"} 1`,
 		`model_predictions_total{endpoint="predict"} 2`,
 		`model_predicted_body_mass_grams_count 2`,
 		`http_requests_total{code="200",method="POST",route="/predict"} 1`,

@@ -45,11 +45,15 @@ const (
 )
 
 // A packed record: time in milliseconds since the Unix epoch in the high
-// bits, then a valid bit, then the four bins (4 bits each).
+// bits, then a valid bit, then the record's extrapolation reasons (a
+// massmodel.Extrapolation, 3 bits), then the four bins (4 bits each).
 const (
-	binBits   = 4
-	validBit  = 1 << (nFeatures * binBits)
-	timeShift = nFeatures*binBits + 1
+	binBits       = 4
+	reasonShift   = nFeatures * binBits
+	reasonBits    = 3
+	validBit      = 1 << (reasonShift + reasonBits)
+	timeShift     = reasonShift + reasonBits + 1
+	reasonsInMask = 1<<reasonBits - 1
 )
 
 // Tracker is the window of one served model. It is safe for concurrent use.
@@ -62,6 +66,10 @@ type Tracker struct {
 	pos    atomic.Uint64   // records ever added
 	slots  []atomic.Uint64 // the ring
 	counts [nFeatures][]atomic.Int64
+	// Records in the window that are extrapolations: for any reason, and
+	// for each (in the order of massmodel.Reasons).
+	extrapolated         atomic.Int64
+	extrapolatedByReason [reasonBits]atomic.Int64
 
 	mu     sync.Mutex // serialises Report's status bookkeeping
 	status [nFeatures]string
@@ -93,17 +101,25 @@ func New(ref *massmodel.Profile, size, min int, reason string) (*Tracker, error)
 	return t, nil
 }
 
-// Add records the scored inputs and their predictions (same length) at now.
-// Of a batch larger than the window only the last records count: the
-// others would leave it at once.
-func (t *Tracker) Add(inputs []massmodel.Input, predictions []float64, now time.Time) {
+// Add records the scored inputs, their predictions and why each is an
+// extrapolation (same length; nil for none) at now. Of a batch larger than
+// the window only the last records count: the others would leave it at
+// once.
+func (t *Tracker) Add(inputs []massmodel.Input, predictions []float64, extrapolation []massmodel.Extrapolation, now time.Time) {
 	if len(inputs) > t.size {
 		skip := len(inputs) - t.size
 		inputs, predictions = inputs[skip:], predictions[skip:]
+		if extrapolation != nil {
+			extrapolation = extrapolation[skip:]
+		}
 	}
 	stamp := uint64(now.UnixMilli()) << timeShift
 	for i, in := range inputs {
-		t.add(stamp | validBit | t.pack(in, predictions[i]))
+		rec := stamp | validBit | t.pack(in, predictions[i])
+		if extrapolation != nil {
+			rec |= uint64(extrapolation[i]&reasonsInMask) << reasonShift
+		}
+		t.add(rec)
 	}
 }
 
@@ -140,6 +156,14 @@ func (t *Tracker) count(rec uint64, delta int64) {
 			t.counts[f][b].Add(delta)
 		}
 	}
+	if e := rec >> reasonShift & reasonsInMask; e != 0 {
+		t.extrapolated.Add(delta)
+		for i := range reasonBits {
+			if e&(1<<i) != 0 {
+				t.extrapolatedByReason[i].Add(delta)
+			}
+		}
+	}
 }
 
 // Change is a feature whose status changed since the last Report.
@@ -172,7 +196,20 @@ func (t *Tracker) Report() (modelapi.DriftWindow, []modelapi.FeatureDrift, []Cha
 			records = int(n)
 		}
 	}
-	window := modelapi.DriftWindow{Size: t.size, Records: records, ResetAt: t.resetAt, ResetReason: t.resetReason}
+	window := modelapi.DriftWindow{Size: t.size, Records: records, ResetAt: t.resetAt, ResetReason: t.resetReason,
+		Extrapolated: &modelapi.DriftExtrapolation{ByReason: map[string]float64{}}}
+	share := func(n int64) float64 {
+		if records == 0 {
+			return 0
+		}
+		// The counts are read one by one while records arrive: keep a
+		// share a racing read could push past 1 within bounds.
+		return min(1, max(0, float64(n)/float64(records)))
+	}
+	window.Extrapolated.Share = share(t.extrapolated.Load())
+	for i, r := range massmodel.Reasons {
+		window.Extrapolated.ByReason[r.String()] = share(t.extrapolatedByReason[i].Load())
+	}
 	if records > 0 {
 		newest, oldest := t.times()
 		window.Newest, window.Oldest = &newest, &oldest

@@ -48,7 +48,7 @@ func TestTrainingLikeTrafficIsOK(t *testing.T) {
 	// The training rows themselves, three times over: the window holds the
 	// last 1000, whose shares are close to the reference.
 	for range 3 {
-		tr.Add(ins, preds, time.Now())
+		tr.Add(ins, preds, nil, time.Now())
 	}
 	w, fs, changes := tr.Report()
 	if w.Records != 999 && w.Records != 1000 {
@@ -87,14 +87,14 @@ func TestShiftedTrafficAlerts(t *testing.T) {
 		in := massmodel.Input{BillLengthMM: 52 + float64(i%40)/10, Species: penguins.Gentoo, Sex: penguins.Male}
 		ins, preds = append(ins, in), append(preds, m.Predict(in))
 	}
-	tr.Add(ins, preds, time.Now())
+	tr.Add(ins, preds, nil, time.Now())
 	_, fs, _ := tr.Report()
 	for _, f := range fs {
 		if f.Status != modelapi.DriftInsufficient || f.PSI != nil {
 			t.Errorf("99 records: %s is %s (psi %v), want insufficient_data", f.Feature, f.Status, f.PSI)
 		}
 	}
-	tr.Add(ins[:1], preds[:1], time.Now())
+	tr.Add(ins[:1], preds[:1], nil, time.Now())
 	_, fs, changes := tr.Report()
 	got := byFeature(fs)
 	for _, name := range Features {
@@ -120,7 +120,7 @@ func TestWindowKeepsTheLastRecords(t *testing.T) {
 	adelie := massmodel.Input{BillLengthMM: 38, Species: penguins.Adelie, Sex: penguins.Female}
 	gentoo := massmodel.Input{BillLengthMM: 50, Species: penguins.Gentoo, Sex: penguins.Male}
 	for i := range 25 {
-		tr.Add([]massmodel.Input{adelie}, []float64{m.Predict(adelie)}, old.Add(time.Duration(i)*time.Second))
+		tr.Add([]massmodel.Input{adelie}, []float64{m.Predict(adelie)}, nil, old.Add(time.Duration(i)*time.Second))
 	}
 	// A batch larger than the window replaces all of it.
 	batch := make([]massmodel.Input, 30)
@@ -129,7 +129,7 @@ func TestWindowKeepsTheLastRecords(t *testing.T) {
 		batch[i], preds[i] = gentoo, m.Predict(gentoo)
 	}
 	now := old.Add(time.Hour)
-	tr.Add(batch, preds, now)
+	tr.Add(batch, preds, nil, now)
 	w, fs, _ := tr.Report()
 	if w.Records != 10 || !w.Newest.Equal(now) || !w.Oldest.Equal(now) {
 		t.Errorf("window %+v", w)
@@ -141,7 +141,7 @@ func TestWindowKeepsTheLastRecords(t *testing.T) {
 	// Partly refilled: the oldest is the first record still in it.
 	tr2, _ := New(a.Profile, 10, 1, "test")
 	for i := range 15 {
-		tr2.Add([]massmodel.Input{adelie}, []float64{m.Predict(adelie)}, old.Add(time.Duration(i)*time.Second))
+		tr2.Add([]massmodel.Input{adelie}, []float64{m.Predict(adelie)}, nil, old.Add(time.Duration(i)*time.Second))
 	}
 	w, _, _ = tr2.Report()
 	if !w.Oldest.Equal(old.Add(5*time.Second)) || !w.Newest.Equal(old.Add(14*time.Second)) {
@@ -159,7 +159,7 @@ func TestConcurrentAdds(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				j := (g*500 + i) % len(ins)
-				tr.Add(ins[j:j+1], preds[j:j+1], time.Now())
+				tr.Add(ins[j:j+1], preds[j:j+1], nil, time.Now())
 			}
 		})
 	}
@@ -180,6 +180,50 @@ func TestNewRefusesBadSizes(t *testing.T) {
 	for _, c := range []struct{ size, min int }{{0, 1}, {10, 0}, {10, 11}, {MaxWindow + 1, 1}} {
 		if _, err := New(a.Profile, c.size, c.min, "test"); err == nil {
 			t.Errorf("window %d min %d accepted", c.size, c.min)
+		}
+	}
+}
+
+// TestWindowExtrapolationShares: the window reports the share of its
+// records that were extrapolations, in all and by reason, and forgets a
+// record's reasons when it leaves the window.
+func TestWindowExtrapolationShares(t *testing.T) {
+	a, m, _, _ := trained(t)
+	tr, err := New(a.Profile, 4, 1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []massmodel.Input{
+		{BillLengthMM: 55, Species: penguins.Adelie, Sex: penguins.Male},   // species_range+leverage
+		{BillLengthMM: 45, Species: penguins.Gentoo, Sex: penguins.Male},   // none
+		{BillLengthMM: 70, Species: penguins.Gentoo, Sex: penguins.Male},   // every reason
+		{BillLengthMM: 39, Species: penguins.Adelie, Sex: penguins.Female}, // none
+	}
+	var preds []float64
+	var ext []massmodel.Extrapolation
+	for _, in := range batch {
+		preds = append(preds, m.Predict(in))
+		ext = append(ext, m.Extrapolation(in, m.Leverage(in)))
+	}
+	tr.Add(batch, preds, ext, time.Now())
+	w, _, _ := tr.Report()
+	want := map[string]float64{"training_range": 0.25, "species_range": 0.5, "leverage": 0.5}
+	if w.Extrapolated.Share != 0.5 || len(w.Extrapolated.ByReason) != len(want) {
+		t.Fatalf("extrapolated %+v, want 0.5 and %v", w.Extrapolated, want)
+	}
+	for r, v := range want {
+		if w.Extrapolated.ByReason[r] != v {
+			t.Errorf("%s: %v, want %v", r, w.Extrapolated.ByReason[r], v)
+		}
+	}
+	// Two plain records take the oldest slots: the 55 mm Adelie leaves,
+	// the 70 mm Gentoo stays.
+	tr.Add(batch[1:2], preds[1:2], ext[1:2], time.Now())
+	tr.Add(batch[3:], preds[3:], nil, time.Now())
+	w, _, _ = tr.Report()
+	for _, r := range []string{"training_range", "species_range", "leverage"} {
+		if w.Extrapolated.Share != 0.25 || w.Extrapolated.ByReason[r] != 0.25 {
+			t.Errorf("after two plain records: %+v, want the 70 mm Gentoo's quarter for every reason", w.Extrapolated)
 		}
 	}
 }
