@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -115,7 +116,9 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			// context) made the request fail, not the server: there is
 			// nobody to answer, and the error handler would log the
 			// failure as ours. A complete answer keeps its status.
-			gone := (err != nil || c.Response().Status >= http.StatusInternalServerError) && ClientGone(c.Request().Context())
+			// A 4xx the handler chose (a body that timed out, which also
+			// cancels the context) is still answered and logged as such.
+			gone := (err != nil && !clientError(err) || c.Response().Status >= http.StatusInternalServerError) && ClientGone(c.Request().Context())
 			if err != nil && !gone {
 				c.Error(err) // writes the response through the HTTPErrorHandler
 			}
@@ -144,6 +147,21 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// clientError reports whether err is an answer in the 4xx range that a
+// handler chose: an *echo.HTTPError, or an error with an HTTPStatus method.
+func clientError(err error) bool {
+	status := 0
+	var he *echo.HTTPError
+	var hs interface{ HTTPStatus() int }
+	switch {
+	case errors.As(err, &he):
+		status = he.Code
+	case errors.As(err, &hs):
+		status = hs.HTTPStatus()
+	}
+	return status >= 400 && status < 500
 }
 
 // StatusClientClosedRequest is the status the access log and the metrics

@@ -27,6 +27,10 @@ type problem struct {
 
 func (p *problem) Error() string { return p.detail }
 
+// HTTPStatus is the status the problem is answered with; the access log
+// middleware reads it (service.Observe).
+func (p *problem) HTTPStatus() int { return p.status }
+
 func newProblem(status int, slug, title, detail string) *problem {
 	return &problem{status: status, slug: slug, title: title, detail: detail}
 }
