@@ -116,16 +116,23 @@ func TestBrowserEndToEnd(t *testing.T) {
 		})
 	}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	// massText waits for the prediction and reads it; while the script
+	// fetches a new result the element can be there but still empty, so
+	// it polls until the text is not (up to 10 s).
 	massText := func(ctx context.Context) string {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.WaitVisible(css("[data-testid=mass]"))); err != nil {
 			t.Fatalf("waiting for the prediction: %v", err)
 		}
-		m, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=mass]")))
-		if err != nil {
-			t.Fatal(err)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			m, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=mass]")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m != "" || time.Now().After(deadline) {
+				return m
+			}
 		}
-		return m
 	}
 	location := func(ctx context.Context) string {
 		u, err := chromedp.Run(ctx, chromedp.Location())

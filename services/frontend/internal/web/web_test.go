@@ -496,7 +496,7 @@ func TestPredictPage(t *testing.T) {
 		"bill_length_mm=55&species=Adelie&sex=male": {"Adelie training range", "Prediction, extrapolated", "stroke-dasharray"},
 		"bill_length_mm=45&species=Gentoo&sex=male": {"Gentoo training range, 40.9 to 59.6, is shaded"},
 	} {
-		r, err := ts.Client().Get(ts.URL + "/charts/predict.svg?" + query)
+		r, err := ts.Client().Get(ts.URL + "/charts/predict.svg?" + query + "&v=" + art.Version)
 		if err != nil {
 			t.Fatal(err)
 		}
