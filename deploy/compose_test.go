@@ -164,7 +164,11 @@ func testCompose(t *testing.T, c *compose) {
 		t.Errorf("%d of %d predictions failed across a model-service restart; the frontend's retries (about 2.5 s) should cover it", failed.Load(), sent.Load())
 	}
 
-	// prod serves its pinned, released model version.
+	// 5. Train, promote and roll back in the model store volume under
+	// load, with the README's commands.
+	testPromotionUnderLoad(t, c)
+
+	// prod, on a fresh volume, serves the released board's champion.
 	c.run(t, nil, "down", "-v")
 	c.run(t, []string{"PENGUINS_ENV=prod"}, "up", "-d", "model-service")
 	c.waitHealthy(t, "model-service", 60*time.Second)
@@ -172,11 +176,10 @@ func testCompose(t *testing.T, c *compose) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := envFile(t, filepath.Join("env", "prod", "model.env"))["MODEL_VERSION"]
-	if md.Version != want || !md.Serving.Pinned {
-		t.Errorf("prod serves %s (pinned %v), want the pinned %s", md.Version, md.Serving.Pinned, want)
+	if want := boardChampion(t); md.Version != want || md.Serving.Pinned {
+		t.Errorf("prod serves %s (pinned %v), want the board's champion %s, followed", md.Version, md.Serving.Pinned, want)
 	}
-	c.printf("prod serves the pinned model %s", md.Version)
+	c.printf("prod on a fresh store serves the board's champion %s", md.Version)
 }
 
 // implementation is one Compose implementation: its subtest's name and its
