@@ -43,12 +43,20 @@ func TestCompose(t *testing.T) {
 	}
 	impls := composeImplementations(t)
 	dir, images := buildContext(t)
+	// Names of this run's own: two runs on one engine (from two trees)
+	// must not take each other's images or projects.
+	prefix := fmt.Sprintf("penguins-e2e-%d", os.Getpid())
+	t.Cleanup(func() {
+		for _, svc := range []string{"model-service", "frontend-service", "model-data"} {
+			_ = exec.Command("docker", "image", "rm", prefix+"/"+svc+":e2e").Run()
+		}
+	})
 	for _, impl := range impls {
 		t.Run(impl.name, func(t *testing.T) {
 			if impl.cmd == nil {
 				t.Skip(impl.missing)
 			}
-			testCompose(t, newCompose(t, impl, dir, images))
+			testCompose(t, newCompose(t, impl, prefix, dir, images))
 		})
 	}
 }
@@ -256,6 +264,7 @@ func buildContext(t *testing.T) (dir string, images []string) {
 type compose struct {
 	name       string // v1 or v2
 	cmd        []string
+	prefix     string // of the image names
 	project    string
 	dbPassword string // a password file for the db profile; never used to connect
 	dir        string
@@ -264,8 +273,8 @@ type compose struct {
 	frontURL   string
 }
 
-func newCompose(t *testing.T, impl implementation, dir string, images []string) *compose {
-	c := &compose{name: impl.name, cmd: impl.cmd, dir: dir, project: "penguins-e2e-" + impl.name}
+func newCompose(t *testing.T, impl implementation, prefix, dir string, images []string) *compose {
+	c := &compose{name: impl.name, cmd: impl.cmd, dir: dir, prefix: prefix, project: prefix + "-" + impl.name}
 	out, _ := exec.Command(c.cmd[0], append(c.cmd[1:], "version")...).CombinedOutput()
 	t.Logf("using %s: %s", strings.Join(c.cmd, " "), firstLine(out))
 
@@ -279,7 +288,7 @@ func newCompose(t *testing.T, impl implementation, dir string, images []string) 
 	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	c.env = append(append([]string{}, images...),
 		"COMPOSE_PROJECT_NAME="+c.project,
-		"VERSION=e2e", "COMMIT="+strings.TrimSpace(string(commit)), "IMAGE_PREFIX=penguins-e2e",
+		"VERSION=e2e", "COMMIT="+strings.TrimSpace(string(commit)), "IMAGE_PREFIX="+prefix,
 		"MODEL_PORT="+modelPort, "FRONTEND_PORT="+frontPort, "BIND_ADDR=127.0.0.1",
 	)
 	t.Cleanup(func() {
@@ -323,7 +332,7 @@ func (c *compose) buildImages(t *testing.T) {
 	c.run(t, []string{"DB_PASSWORD_FILE=" + c.dbPassword}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "build", "seed")
 	c.printf("images built in %.0fs", time.Since(start).Seconds())
 	for _, svc := range []string{"model-service", "frontend-service", "model-data"} {
-		image := "penguins-e2e/" + svc + ":e2e"
+		image := c.prefix + "/" + svc + ":e2e"
 		out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", image).Output()
 		if err != nil {
 			t.Fatalf("inspecting %s: %v", image, err)
