@@ -43,12 +43,20 @@ func TestCompose(t *testing.T) {
 	}
 	impls := composeImplementations(t)
 	dir, images := buildContext(t)
+	// Names of this run's own: two runs on one engine (from two trees)
+	// must not take each other's images or projects.
+	prefix := fmt.Sprintf("penguins-e2e-%d", os.Getpid())
+	t.Cleanup(func() {
+		for _, svc := range []string{"model-service", "frontend-service", "model-data"} {
+			_ = exec.Command("docker", "image", "rm", prefix+"/"+svc+":e2e").Run()
+		}
+	})
 	for _, impl := range impls {
 		t.Run(impl.name, func(t *testing.T) {
 			if impl.cmd == nil {
 				t.Skip(impl.missing)
 			}
-			testCompose(t, newCompose(t, impl, dir, images))
+			testCompose(t, newCompose(t, impl, prefix, dir, images))
 		})
 	}
 }
@@ -164,7 +172,11 @@ func testCompose(t *testing.T, c *compose) {
 		t.Errorf("%d of %d predictions failed across a model-service restart; the frontend's retries (about 2.5 s) should cover it", failed.Load(), sent.Load())
 	}
 
-	// prod serves its pinned, released model version.
+	// 5. Train, promote and roll back in the model store volume under
+	// load, with the README's commands.
+	testPromotionUnderLoad(t, c)
+
+	// prod, on a fresh volume, serves the released board's champion.
 	c.run(t, nil, "down", "-v")
 	c.run(t, []string{"PENGUINS_ENV=prod"}, "up", "-d", "model-service")
 	c.waitHealthy(t, "model-service", 60*time.Second)
@@ -172,11 +184,10 @@ func testCompose(t *testing.T, c *compose) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := envFile(t, filepath.Join("env", "prod", "model.env"))["MODEL_VERSION"]
-	if md.Version != want || !md.Serving.Pinned {
-		t.Errorf("prod serves %s (pinned %v), want the pinned %s", md.Version, md.Serving.Pinned, want)
+	if want := boardChampion(t); md.Version != want || md.Serving.Pinned {
+		t.Errorf("prod serves %s (pinned %v), want the board's champion %s, followed", md.Version, md.Serving.Pinned, want)
 	}
-	c.printf("prod serves the pinned model %s", md.Version)
+	c.printf("prod on a fresh store serves the board's champion %s", md.Version)
 }
 
 // implementation is one Compose implementation: its subtest's name and its
@@ -253,6 +264,7 @@ func buildContext(t *testing.T) (dir string, images []string) {
 type compose struct {
 	name       string // v1 or v2
 	cmd        []string
+	prefix     string // of the image names
 	project    string
 	dbPassword string // a password file for the db profile; never used to connect
 	dir        string
@@ -261,8 +273,8 @@ type compose struct {
 	frontURL   string
 }
 
-func newCompose(t *testing.T, impl implementation, dir string, images []string) *compose {
-	c := &compose{name: impl.name, cmd: impl.cmd, dir: dir, project: "penguins-e2e-" + impl.name}
+func newCompose(t *testing.T, impl implementation, prefix, dir string, images []string) *compose {
+	c := &compose{name: impl.name, cmd: impl.cmd, dir: dir, prefix: prefix, project: prefix + "-" + impl.name}
 	out, _ := exec.Command(c.cmd[0], append(c.cmd[1:], "version")...).CombinedOutput()
 	t.Logf("using %s: %s", strings.Join(c.cmd, " "), firstLine(out))
 
@@ -276,7 +288,7 @@ func newCompose(t *testing.T, impl implementation, dir string, images []string) 
 	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	c.env = append(append([]string{}, images...),
 		"COMPOSE_PROJECT_NAME="+c.project,
-		"VERSION=e2e", "COMMIT="+strings.TrimSpace(string(commit)), "IMAGE_PREFIX=penguins-e2e",
+		"VERSION=e2e", "COMMIT="+strings.TrimSpace(string(commit)), "IMAGE_PREFIX="+prefix,
 		"MODEL_PORT="+modelPort, "FRONTEND_PORT="+frontPort, "BIND_ADDR=127.0.0.1",
 	)
 	t.Cleanup(func() {
@@ -320,7 +332,7 @@ func (c *compose) buildImages(t *testing.T) {
 	c.run(t, []string{"DB_PASSWORD_FILE=" + c.dbPassword}, "-f", "compose.yaml", "-f", "deploy/compose.db.yaml", "--profile", "db", "build", "seed")
 	c.printf("images built in %.0fs", time.Since(start).Seconds())
 	for _, svc := range []string{"model-service", "frontend-service", "model-data"} {
-		image := "penguins-e2e/" + svc + ":e2e"
+		image := c.prefix + "/" + svc + ":e2e"
 		out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", image).Output()
 		if err != nil {
 			t.Fatalf("inspecting %s: %v", image, err)

@@ -11,7 +11,7 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 FROM ${BUILD_IMAGE} AS build
 ARG VERSION=dev
 ARG COMMIT=unknown
-WORKDIR /out/models
+WORKDIR /out/store
 WORKDIR /src
 ENV CGO_ENABLED=0 \
     GOTOOLCHAIN=local \
@@ -28,8 +28,8 @@ LABEL org.opencontainers.image.title="penguins model-data" \
       org.opencontainers.image.revision="${COMMIT}" \
       org.opencontainers.image.licenses="CC0-1.0 data"
 COPY --from=build /out/model-data /model-data
-# An empty model store owned by the runtime user: a fresh named volume
-# mounted here starts writable.
-COPY --from=build --chown=65532:65532 /out/models /models
+# An empty model store owned by the runtime user, where the model-service
+# image has its own: a fresh named volume mounted here starts writable.
+COPY --from=build --chown=65532:65532 /out/store /store
 USER 65532:65532
 ENTRYPOINT ["/model-data"]

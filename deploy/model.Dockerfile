@@ -12,6 +12,7 @@ FROM ${BUILD_IMAGE} AS build
 ARG VERSION=dev
 ARG COMMIT=unknown
 WORKDIR /out/predictions
+WORKDIR /out/store
 WORKDIR /src
 ENV CGO_ENABLED=0 \
     GOTOOLCHAIN=local \
@@ -32,12 +33,16 @@ LABEL org.opencontainers.image.title="penguins model-service" \
       org.opencontainers.image.licenses="CC0-1.0 data"
 COPY --from=build /out/model-service /model-service
 COPY --from=build --chown=65532:65532 /out/models /models
-# The released model board, from which prod pins a version (compose can
-# instead mount a board over it, as the book's lab mounts its board).
+# The released model board (deploy/models: versions and the champion
+# alias), from which seed-store seeds a fresh model store (compose mounts
+# the repository's board over it, as the book's lab mounts its board).
 COPY --from=build /src/deploy/models /board
-# An empty prediction log directory owned by the runtime user: a fresh
-# named volume mounted here (compose does) starts writable.
+# Empty directories owned by the runtime user, so that a fresh named volume
+# mounted on them (compose does) starts writable: the prediction log, and
+# the model store that seed-store fills from /board and train and promote
+# write to.
 COPY --from=build --chown=65532:65532 /out/predictions /predictions
+COPY --from=build --chown=65532:65532 /out/store /store
 USER 65532:65532
 ENV MODEL_ADDR=:8080 MODEL_STORE=/models
 EXPOSE 8080

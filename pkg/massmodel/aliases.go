@@ -162,6 +162,11 @@ type PromoteOptions struct {
 	// MaxRegression is the relative RMSE increase the gate allows on a
 	// period both versions have pinned: 0.05 allows 5% worse.
 	MaxRegression float64
+	// IfUnset sets the alias only when it points nowhere yet, judged under
+	// the lock; an alias already set is left alone (From == To). Seeding a
+	// store from a released board uses it, so that it never moves an alias
+	// somebody promoted meanwhile.
+	IfUnset bool
 }
 
 // Promote points alias at version and appends the change to the history,
@@ -194,6 +199,9 @@ func (s Store) Promote(name, alias, version string, opt PromoteOptions, now time
 		return Promotion{}, fmt.Errorf("refusing %s for %s: it fails verification: %w", version, alias, err)
 	}
 	from := af.Aliases[alias]
+	if opt.IfUnset && from != "" {
+		return Promotion{Time: now.UTC(), Alias: alias, From: from, To: from}, nil
+	}
 	if from == version {
 		return Promotion{Time: now.UTC(), Alias: alias, From: from, To: version}, nil
 	}

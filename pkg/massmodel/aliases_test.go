@@ -431,3 +431,31 @@ func TestPromoteReadOnlyFilesystem(t *testing.T) {
 		t.Errorf("writable again: %v", err)
 	}
 }
+
+// IfUnset sets a new alias, and leaves one already set where it is, with
+// nothing written.
+func TestPromoteIfUnset(t *testing.T) {
+	s, a, _ := storedModel(t)
+	v1 := a.Version
+	v2 := variant(t, s, a, testNow.Add(time.Hour), nil)
+	opt := PromoteOptions{Actor: "seed", IfUnset: true}
+	p, err := s.Promote(Name, Champion, v1, opt, testNow)
+	if err != nil || p.From != "" || p.To != v1 {
+		t.Fatalf("unset alias: %+v %v", p, err)
+	}
+	before := treeHash(t, s.Dir)
+	p, err = s.Promote(Name, Champion, v2, opt, testNow)
+	if err != nil || p.From != v1 || p.To != v1 {
+		t.Fatalf("set alias: %+v %v", p, err)
+	}
+	if treeHash(t, s.Dir) != before {
+		t.Fatal("IfUnset on a set alias changed the store")
+	}
+	if h, _ := s.History(Name); len(h) != 1 {
+		t.Fatalf("history has %d entries, want 1", len(h))
+	}
+	// Still refused like any promotion: a version that is not there.
+	if _, err := s.Promote(Name, "challenger", "20200101T000000Z-000000000000", opt, testNow); err == nil {
+		t.Fatal("IfUnset promoted a missing version")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,5 +181,40 @@ func TestCorruptArtifactsAreRefused(t *testing.T) {
 				t.Error("a refused artifact still returned a model")
 			}
 		})
+	}
+}
+
+// Writers racing to publish the same version (pods seeding one shared
+// store) all succeed, and the version is there once, complete.
+func TestStoreConcurrentWritesOfOneVersion(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	a := trained(t)
+	errs := make(chan error, 16)
+	var start sync.WaitGroup
+	start.Add(1)
+	for range cap(errs) {
+		go func() {
+			start.Wait()
+			_, err := s.Write(a)
+			errs <- err
+		}()
+	}
+	start.Done()
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("a concurrent write of the same content failed: %v", err)
+		}
+	}
+	if vs, err := s.Versions(Name); err != nil || len(vs) != 1 || vs[0] != a.Version {
+		t.Fatalf("versions = %v, %v", vs, err)
+	}
+	if _, _, err := s.Load(Name, a.Version); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(s.Dir, Name))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("%s left behind", e.Name())
+		}
 	}
 }

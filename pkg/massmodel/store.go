@@ -63,6 +63,12 @@ func (s Store) Write(a *Artifact) (string, error) {
 		return "", fmt.Errorf("model store: %w", err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
+		// Another writer (a second pod seeding a shared store) may have
+		// published the same version meanwhile: identical content is the
+		// no-op it would have been had it come first.
+		if old, rerr := os.ReadFile(filepath.Join(final, ArtifactFile)); rerr == nil && bytes.Equal(old, body) {
+			return final, nil
+		}
 		return "", fmt.Errorf("model store: publishing version: %w", err)
 	}
 	if err := syncDir(parent); err != nil {

@@ -6,6 +6,7 @@
 //	model-service versions ...    list the store's versions with their metrics and aliases
 //	model-service promote ...     point an alias at a version (gated for champion)
 //	model-service rollback ...    point an alias back at its previous target
+//	model-service seed-store ...  seed a model store from the released board
 //	model-service healthcheck     probe a running instance's /readyz; exit 0 or 1
 //	model-service version         print build information
 package main
@@ -39,6 +40,7 @@ func main() {
 		"versions":    versionsCmd,
 		"promote":     promoteCmd,
 		"rollback":    rollbackCmd,
+		"seed-store":  seedStoreCmd,
 		"healthcheck": func(args []string) int { return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080") },
 	}, os.Args[1:]))
 }
@@ -52,6 +54,7 @@ commands:
   versions     list the store's versions: data hash, fit and pinned metrics, aliases
   promote      point an alias at a version; promotion to champion is gated
   rollback     point an alias back at its previous target, from the history
+  seed-store   copy a released board's versions and aliases into a store, leaving its own aliases alone
   healthcheck  probe a running instance's /readyz; exit 0 when ready, 1 otherwise
   version      print build information
 
