@@ -370,16 +370,34 @@ func (c *compose) inspect(t *testing.T, svc, format string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// waitHealthy polls svc's health until it is healthy or within has passed.
+// A container that is momentarily missing or not running (being created,
+// restarted, between stop and start) is polled again, not a failure; the
+// last state seen is reported at the deadline.
 func (c *compose) waitHealthy(t *testing.T, svc string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	last := "not yet inspected"
 	for time.Now().Before(deadline) {
-		if c.inspect(t, svc, "{{.State.Health.Status}}") == "healthy" {
-			return
+		out, err := c.output(nil, "ps", "-a", "-q", svc)
+		ids := strings.Fields(string(out))
+		switch {
+		case err != nil:
+			last = fmt.Sprintf("ps: %v: %s", err, out)
+		case len(ids) != 1:
+			last = fmt.Sprintf("%d containers", len(ids))
+		default:
+			state, err := exec.Command("docker", "inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", ids[0]).Output()
+			last = strings.TrimSpace(string(state))
+			if err != nil {
+				last = fmt.Sprintf("inspect: %v", err)
+			} else if strings.HasSuffix(last, " healthy") {
+				return
+			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s not healthy within %s", svc, within)
+	t.Fatalf("%s not healthy within %s (last seen: %s)", svc, within, last)
 }
 
 // frontendPredict asks the frontend's Predict page for a 45 mm male Gentoo

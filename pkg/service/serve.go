@@ -30,9 +30,12 @@ func NewServer(h http.Handler, t Timeouts) *http.Server {
 
 // Serve runs srv on ln until ctx is cancelled (by SIGTERM or SIGINT in the
 // binaries), then drains: beforeDrain runs first (so readiness turns false),
-// the listener stops accepting, and in-flight requests get up to drain to
-// finish. It returns nil after a clean drain.
-func Serve(ctx context.Context, log *zap.Logger, srv *http.Server, ln net.Listener, drain time.Duration, beforeDrain func()) error {
+// the server goes on serving new requests for delay (so that load balancers
+// and Kubernetes endpoints, which follow readiness and pod deletion with a
+// lag, stop sending before the listener goes), then the listener stops
+// accepting, and in-flight requests get up to drain to finish. It returns
+// nil after a clean drain.
+func Serve(ctx context.Context, log *zap.Logger, srv *http.Server, ln net.Listener, delay, drain time.Duration, beforeDrain func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
@@ -42,9 +45,16 @@ func Serve(ctx context.Context, log *zap.Logger, srv *http.Server, ln net.Listen
 	case <-ctx.Done():
 	}
 	start := time.Now()
-	log.Info("shutdown started", zap.Duration("drain_deadline_ms", drain))
+	log.Info("shutdown started", zap.Duration("drain_delay_ms", delay), zap.Duration("drain_deadline_ms", drain))
 	if beforeDrain != nil {
 		beforeDrain()
+	}
+	if delay > 0 {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-time.After(delay):
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()

@@ -134,7 +134,7 @@ func TestServeDrains(t *testing.T) {
 	served := make(chan error, 1)
 	go func() {
 		served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, 5 * time.Second, 5 * time.Second, time.Second}),
-			ln, 5*time.Second, func() { close(drained) })
+			ln, 0, 5*time.Second, func() { close(drained) })
 	}()
 	body := make(chan string, 1)
 	go func() {
@@ -168,6 +168,50 @@ func TestServeDrains(t *testing.T) {
 	}
 }
 
+// TestServeDrainDelay checks the pause between readiness turning false
+// and the listener closing: a request on a new connection that arrives in
+// it is served, and the drain proceeds after it.
+func TestServeDrainDelay(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	notReady := make(chan struct{})
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, 5 * time.Second, 5 * time.Second, time.Second}),
+			ln, 2*time.Second, 5*time.Second, func() { close(notReady) })
+	}()
+	cancel()
+	<-notReady
+	// Readiness is false now; a new connection (no keep-alive to ride on)
+	// must still be accepted and answered.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/ping")
+	if err != nil {
+		t.Fatalf("a request arriving during the drain delay: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "pong" {
+		t.Errorf("a request arriving during the drain delay got %d %q", resp.StatusCode, b)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v during its drain delay", err)
+	default:
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve = %v after the delay and a clean drain", err)
+	}
+	if !refusedWithin(ln.Addr().String(), 5*time.Second) {
+		t.Error("connections still accepted after Serve returned")
+	}
+}
+
 func TestServeDrainDeadline(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
@@ -178,7 +222,7 @@ func TestServeDrainDeadline(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, time.Second, time.Minute, time.Second}), ln, 200*time.Millisecond, nil)
+		served <- Serve(ctx, zaptest.NewLogger(t), NewServer(mux, Timeouts{time.Second, time.Second, time.Minute, time.Second}), ln, 0, 200*time.Millisecond, nil)
 	}()
 	go http.Get("http://" + ln.Addr().String() + "/stuck")
 	<-started

@@ -44,9 +44,19 @@ type Config struct {
 	// ShutdownTimeout bounds the drain on SIGTERM; keep it below the
 	// orchestrator's grace period.
 	ShutdownTimeout time.Duration `envconfig:"FRONTEND_SHUTDOWN_TIMEOUT" default:"10s"`
+	// DrainDelay is how long the service goes on serving after SIGTERM,
+	// already not ready, before it stops accepting: the time a load
+	// balancer or Kubernetes takes to stop sending it requests. 0 stops
+	// accepting at once (compose, local runs). Delay plus ShutdownTimeout
+	// must stay below the grace period.
+	DrainDelay time.Duration `envconfig:"FRONTEND_DRAIN_DELAY" default:"0s"`
 }
 
 const envPrefix = "FRONTEND"
+
+// maxDrainDelay bounds FRONTEND_DRAIN_DELAY: endpoints update within seconds,
+// and a longer pause only holds up every rollout.
+const maxDrainDelay = time.Minute
 
 func loadConfig() (Config, error) {
 	var c Config
@@ -84,6 +94,9 @@ func (c Config) validate() error {
 		if l.d > l.max {
 			bad(l.name, "want at most %s, got %s", l.max, l.d)
 		}
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > maxDrainDelay {
+		bad("DRAIN_DELAY", "want 0 (off) to %s, such as 5s, got %s", maxDrainDelay, c.DrainDelay)
 	}
 	errs = append(errs, service.CheckServer(envPrefix, c.Addr, c.Env, map[string]time.Duration{
 		"FRONTEND_MODEL_TIMEOUT": c.ModelTimeout, "FRONTEND_MODEL_BUDGET": c.ModelBudget, "FRONTEND_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "FRONTEND_READ_TIMEOUT": c.ReadTimeout,

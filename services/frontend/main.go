@@ -92,7 +92,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) error {
 	hs := service.NewServer(app.Handler(), service.Timeouts{
 		ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
 	})
-	return service.Serve(ctx, log, hs, ln, cfg.ShutdownTimeout, app.SetDraining)
+	return service.Serve(ctx, log, hs, ln, cfg.DrainDelay, cfg.ShutdownTimeout, app.SetDraining)
 }
 
 func exportCmd(args []string) int {

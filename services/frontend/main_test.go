@@ -41,6 +41,8 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"FRONTEND_IDLE_TIMEOUT=48h":            "FRONTEND_IDLE_TIMEOUT: want at most 1h0m0s",
 		"FRONTEND_SHUTDOWN_TIMEOUT=1h":         "FRONTEND_SHUTDOWN_TIMEOUT: want at most 10m0s",
 		"FRONTEND_READ_HEADER_TIMEOUT=5m":      "FRONTEND_READ_HEADER_TIMEOUT: want at most 1m0s",
+		"FRONTEND_DRAIN_DELAY=-1s":             "FRONTEND_DRAIN_DELAY: want 0 (off) to 1m0s",
+		"FRONTEND_DRAIN_DELAY=2m":              "FRONTEND_DRAIN_DELAY: want 0 (off) to 1m0s",
 	} {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "FRONTEND_ADDR=127.0.0.1:0", env)

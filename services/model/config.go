@@ -70,9 +70,19 @@ type Config struct {
 	// orchestrator's grace period (compose stop_grace_period, k8s
 	// terminationGracePeriodSeconds).
 	ShutdownTimeout time.Duration `envconfig:"MODEL_SHUTDOWN_TIMEOUT" default:"10s"`
+	// DrainDelay is how long the service goes on serving after SIGTERM,
+	// already not ready, before it stops accepting: the time a load
+	// balancer or Kubernetes takes to stop sending it requests. 0 stops
+	// accepting at once (compose, local runs). Delay plus ShutdownTimeout
+	// must stay below the grace period.
+	DrainDelay time.Duration `envconfig:"MODEL_DRAIN_DELAY" default:"0s"`
 }
 
 const envPrefix = "MODEL"
+
+// maxDrainDelay bounds MODEL_DRAIN_DELAY: endpoints update within seconds,
+// and a longer pause only holds up every rollout.
+const maxDrainDelay = time.Minute
 
 // aliasPattern is the model store's rule for alias names.
 var aliasPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -173,6 +183,9 @@ func (c Config) validate() error {
 		if t.d > maxTimeout {
 			bad(t.name, "want at most %s, got %s", maxTimeout, t.d)
 		}
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > maxDrainDelay {
+		bad("DRAIN_DELAY", "want 0 (off) to %s, such as 5s, got %s", maxDrainDelay, c.DrainDelay)
 	}
 	errs = append(errs, service.CheckServer(envPrefix, c.Addr, c.Env, map[string]time.Duration{
 		"MODEL_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "MODEL_READ_TIMEOUT": c.ReadTimeout,

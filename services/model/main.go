@@ -142,7 +142,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 		go followShadow(ctx, log, cfg, srv.Registerer(), sh)
 	}
 	go srv.WatchDrift(ctx, driftWatchInterval)
-	err = service.Serve(ctx, log, hs, ln, cfg.ShutdownTimeout, srv.SetDraining)
+	err = service.Serve(ctx, log, hs, ln, cfg.DrainDelay, cfg.ShutdownTimeout, srv.SetDraining)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause // the model failed to load: exit non-zero after draining
 	}
