@@ -27,6 +27,19 @@ var requestIDKey = http.CanonicalHeaderKey(requestid.Header)
 // RequestID returns the request id of c ("" outside Observe).
 func RequestID(c echo.Context) string { return requestid.From(c.Request().Context()) }
 
+// apiKeyField is the context key of the API key's name.
+const apiKeyField = "service.api_key"
+
+// SetAPIKey records the name of the API key a request presented, for the
+// access line. Only a key's name is ever recorded, never the key.
+func SetAPIKey(c echo.Context, name string) { c.Set(apiKeyField, name) }
+
+// APIKey returns the name SetAPIKey recorded, or "".
+func APIKey(c echo.Context) string {
+	name, _ := c.Get(apiKeyField).(string)
+	return name
+}
+
 // HTTPMetrics are the request counters and latency histograms by route,
 // method and status code.
 type HTTPMetrics struct {
@@ -141,7 +154,7 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			if ce := log.Check(lvl, "request"); ce != nil {
 				ce.Write(zap.Inline(&accessEntry{
 					id: id, method: req.Method, route: route, uri: Clip(req.RequestURI, maxLoggedURI), status: status, latency: elapsed,
-					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(),
+					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(), apiKey: APIKey(c),
 				}))
 			}
 			return nil
@@ -220,6 +233,7 @@ func call(log *zap.Logger, next echo.HandlerFunc, c echo.Context, id string) (er
 // allocation per request instead of a slice of nine fields.
 type accessEntry struct {
 	id, method, route, uri, remote string
+	apiKey                         string // the key's name; "" when none was recognised
 	status                         int
 	latency                        time.Duration
 	bytesIn, bytesOut              int64
@@ -235,5 +249,8 @@ func (a *accessEntry) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt64("bytes_in", a.bytesIn)
 	enc.AddInt64("bytes_out", a.bytesOut)
 	enc.AddString("remote", a.remote)
+	if a.apiKey != "" {
+		enc.AddString("api_key", a.apiKey)
+	}
 	return nil
 }

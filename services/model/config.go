@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
+	"net"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -58,6 +61,20 @@ type Config struct {
 	// and X-Real-IP name the client in the access log; from anyone else
 	// the connection's peer is logged.
 	TrustedProxies service.IPRanges `envconfig:"MODEL_TRUSTED_PROXIES"`
+	// APIKeysFile is the keys file (internal/auth): set, the routes that
+	// need a scope ask for an API key. Required in staging and prod; in
+	// dev, empty means every route is open.
+	APIKeysFile string `envconfig:"MODEL_API_KEYS_FILE"`
+	// RateLimit is each key's sustained requests per second (0: no
+	// limit), RateBurst how many it may send at once.
+	RateLimit float64 `envconfig:"MODEL_RATE_LIMIT" default:"100"`
+	RateBurst int     `envconfig:"MODEL_RATE_BURST" default:"200"`
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed
+	// to call the API; empty means no CORS headers.
+	CORSOrigins []string `envconfig:"MODEL_CORS_ORIGINS"`
+	// MetricsAddr, when set, serves /metrics on a listener of its own for
+	// scrapers; /metrics on MODEL_ADDR then needs the read scope.
+	MetricsAddr string `envconfig:"MODEL_METRICS_ADDR"`
 
 	MaxBodyBytes service.ByteSize `envconfig:"MODEL_MAX_BODY_BYTES" default:"8MiB"`
 	MaxRows      int              `envconfig:"MODEL_MAX_ROWS" default:"100000"`
@@ -86,6 +103,10 @@ const maxDrainDelay = time.Minute
 
 // aliasPattern is the model store's rule for alias names.
 var aliasPattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// maxRateLimit bounds MODEL_RATE_LIMIT and MODEL_RATE_BURST: beyond it a
+// limit is a typo, not a limit.
+const maxRateLimit = 1_000_000
 
 // minReloadInterval keeps polling from becoming a busy loop on the store.
 const minReloadInterval = 100 * time.Millisecond
@@ -169,6 +190,28 @@ func (c Config) validate() error {
 	}
 	if c.PredictionLogMaxBytes < 4096 || c.PredictionLogMaxBytes > maxPredictionLogBytes {
 		bad("PREDICTION_LOG_MAX_BYTES", "want at least 4KiB and at most %s, got %s", maxPredictionLogBytes, c.PredictionLogMaxBytes)
+	}
+	if c.APIKeysFile == "" && c.Env != "dev" {
+		bad("API_KEYS_FILE", "is required when MODEL_ENV=%s: auth is on in staging and prod (create the file with model-service keys add)", c.Env)
+	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) || c.RateLimit < 0 || c.RateLimit > maxRateLimit {
+		bad("RATE_LIMIT", "want 0 (no limit) to %d requests per second per key, got %v", maxRateLimit, c.RateLimit)
+	}
+	if c.RateBurst < 1 || c.RateBurst > maxRateLimit {
+		bad("RATE_BURST", "want 1 to %d requests, got %d", maxRateLimit, c.RateBurst)
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Scheme+"://"+u.Host != o || u.User != nil {
+			bad("CORS_ORIGINS", "want comma-separated origins such as https://app.example.org (scheme://host[:port], no path, no *), got %q", o)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			bad("METRICS_ADDR", "want empty or host:port such as :9090, got %q", c.MetricsAddr)
+		} else if c.MetricsAddr == c.Addr {
+			bad("METRICS_ADDR", "is MODEL_ADDR (%s); want a listener of its own, or empty", c.Addr)
+		}
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > maxMaxBodyBytes {
 		bad("MAX_BODY_BYTES", "want at least 1KiB and at most %s, got %s", maxMaxBodyBytes, c.MaxBodyBytes)

@@ -7,6 +7,7 @@
 //	model-service promote ...     point an alias at a version (gated for champion)
 //	model-service rollback ...    point an alias back at its previous target
 //	model-service seed-store ...  seed a model store from the released board
+//	model-service keys ...        add, list or revoke API keys in a keys file
 //	model-service healthcheck     probe a running instance's /readyz; exit 0 or 1
 //	model-service version         print build information
 package main
@@ -27,6 +28,7 @@ import (
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/service"
 	"github.com/palmerops/penguins/services/model/internal/api"
+	"github.com/palmerops/penguins/services/model/internal/auth"
 	"github.com/palmerops/penguins/services/model/internal/predlog"
 	"github.com/palmerops/penguins/services/model/internal/reload"
 	"github.com/palmerops/penguins/services/model/internal/shadow"
@@ -41,6 +43,7 @@ func main() {
 		"promote":     promoteCmd,
 		"rollback":    rollbackCmd,
 		"seed-store":  seedStoreCmd,
+		"keys":        keysCmd,
 		"healthcheck": func(args []string) int { return service.HealthcheckCmd(args, "MODEL_ADDR", ":8080") },
 	}, os.Args[1:]))
 }
@@ -55,6 +58,7 @@ commands:
   promote      point an alias at a version; promotion to champion is gated
   rollback     point an alias back at its previous target, from the history
   seed-store   copy a released board's versions and aliases into a store, leaving its own aliases alone
+  keys         add, list or revoke the API keys of a keys file (MODEL_API_KEYS_FILE)
   healthcheck  probe a running instance's /readyz; exit 0 when ready, 1 otherwise
   version      print build information
 
@@ -91,6 +95,13 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 		return err
 	}
 	srv.TrustProxies(cfg.TrustedProxies)
+	keys, err := enableAuth(log, cfg, srv)
+	if err != nil {
+		return err
+	}
+	if len(cfg.CORSOrigins) > 0 {
+		srv.EnableCORS(cfg.CORSOrigins)
+	}
 	srv.EnableDrift(api.DriftSettings{Enabled: cfg.DriftEnabled, Window: cfg.DriftWindow, Min: cfg.DriftMin})
 	if cfg.PredictionLog != "" {
 		plog, err := predlog.Open(log, predlog.Options{Dir: cfg.PredictionLog, MaxBytes: int64(cfg.PredictionLogMaxBytes)})
@@ -133,6 +144,24 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if keys != nil {
+		go keys.Watch(ctx, auth.DefaultPoll)
+	}
+	if cfg.MetricsAddr != "" {
+		srv.MetricsElsewhere()
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen (MODEL_METRICS_ADDR): %w", err)
+		}
+		ms := service.NewServer(srv.MetricsHandler(), service.Timeouts{
+			ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
+		})
+		go func() {
+			if err := service.Serve(ctx, log.With(zap.String("listener", "metrics")), ms, mln, cfg.ShutdownTimeout, nil); err != nil {
+				cancel(err)
+			}
+		}()
+	}
 	go func() {
 		if err := loadModel(ctx, log, cfg, srv); err != nil {
 			cancel(err)
@@ -147,6 +176,25 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 		return cause // the model failed to load: exit non-zero after draining
 	}
 	return err
+}
+
+// enableAuth loads the keys file and turns auth on, or, in dev without a
+// keys file, says once that every route is open. It returns the keys to
+// watch, nil when auth is off.
+func enableAuth(log *zap.Logger, cfg Config, srv *api.Server) (*auth.Authenticator, error) {
+	if cfg.APIKeysFile == "" {
+		log.Warn("auth off: every route is open to anyone who can reach the service; set MODEL_API_KEYS_FILE to require API keys",
+			zap.String("env", cfg.Env))
+		return nil, nil
+	}
+	keys, err := auth.New(log, srv.Registerer(), cfg.APIKeysFile, auth.Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst})
+	if err != nil {
+		return nil, fmt.Errorf("MODEL_API_KEYS_FILE: %w", err)
+	}
+	srv.EnableAuth(keys)
+	log.Info("auth on", zap.String("file", cfg.APIKeysFile), zap.Strings("keys", keys.Keys()),
+		zap.Float64("rate_limit", cfg.RateLimit), zap.Int("rate_burst", cfg.RateBurst))
+	return keys, nil
 }
 
 // loadModel loads the configured version from the store, or trains from the

@@ -22,7 +22,8 @@ type problem struct {
 	detail    string
 	errs      []modelapi.FieldError
 	truncated bool
-	cause     error // logged, never sent: what failed inside (a read error)
+	cause     error       // logged, never sent: what failed inside (a read error)
+	header    http.Header // sent with the answer: WWW-Authenticate, Retry-After
 }
 
 func (p *problem) Error() string { return p.detail }
@@ -76,10 +77,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if p.cause != nil {
 			fields = append(fields, zap.String("error", clip(p.cause.Error(), maxDetail)))
 		}
+		if key := service.APIKey(c); key != "" {
+			fields = append(fields, zap.String("api_key", key))
+		}
 		s.log.Warn("request rejected", fields...)
 	}
 	if p.status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "1")
+	}
+	for k, v := range p.header {
+		c.Response().Header()[k] = v
 	}
 	if req.Method == http.MethodHead {
 		_ = c.NoContent(p.status)

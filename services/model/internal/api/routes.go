@@ -7,39 +7,43 @@ import (
 
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/auth"
 )
 
-// routes registers every route. The OpenAPI document must list exactly
-// these; TestOpenAPIMatchesRoutes holds the two together. Every GET route
-// answers HEAD too (service.GET), which the document says once.
+// routes registers every route, with the scope it needs when auth is on
+// (EnableAuth); routes without one are open. The OpenAPI document must
+// list exactly these routes, and declare the same security;
+// TestOpenAPIMatchesRoutes and provokeAuth hold the two together. Every
+// GET route answers HEAD too (service.GET), which the document says once.
 func (s *Server) routes(metrics http.Handler) {
 	e := s.echo
+	predict, read := s.require(auth.Predict), s.require(auth.Read)
 	service.GET(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs") })
-	e.POST("/predict", s.predict)
+	e.POST("/predict", s.predict, predict)
 	service.GET(e, "/ping", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"ping": "pong"}) })
 	service.GET(e, "/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
 	service.GET(e, "/readyz", s.readyz)
-	service.GET(e, "/metadata", s.servedBlob(func(sv *served) []byte { return sv.metadata }, echo.MIMEApplicationJSON))
-	service.GET(e, "/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON))
-	service.GET(e, "/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"))
+	service.GET(e, "/metadata", s.servedBlob(func(sv *served) []byte { return sv.metadata }, echo.MIMEApplicationJSON), read)
+	service.GET(e, "/diagnostics", s.servedBlob(func(sv *served) []byte { return sv.diagnostics }, echo.MIMEApplicationJSON), read)
+	service.GET(e, "/prototype", s.servedBlob(func(sv *served) []byte { return sv.prototype }, "application/schema+json"), read)
 	service.GET(e, "/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi) })
 	service.GET(e, "/docs", s.docsPage)
-	service.GET(e, "/metrics", echo.WrapHandler(metrics))
-	service.GET(e, "/monitoring/drift", s.monitoringDrift)
-	service.GET(e, "/monitoring/performance", s.monitoringPerformance)
-	service.GET(e, "/monitoring/shadow", s.monitoringShadow)
-	service.GET(e, "/aliases", s.aliases)
+	service.GET(e, "/metrics", echo.WrapHandler(metrics), s.requireMetrics)
+	service.GET(e, "/monitoring/drift", s.monitoringDrift, read)
+	service.GET(e, "/monitoring/performance", s.monitoringPerformance, read)
+	service.GET(e, "/monitoring/shadow", s.monitoringShadow, read)
+	service.GET(e, "/aliases", s.aliases, read)
 
 	v2 := e.Group("/v2")
-	service.GET(v2, "", s.oipServer)
+	service.GET(v2, "", s.oipServer, read)
 	service.GET(v2, "/health/live", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]bool{"live": true}) })
 	service.GET(v2, "/health/ready", s.oipReady)
-	service.GET(v2, "/models/:name", s.oipModel)
+	service.GET(v2, "/models/:name", s.oipModel, read)
 	service.GET(v2, "/models/:name/ready", s.oipModelReady)
-	v2.POST("/models/:name/infer", s.oipInfer)
-	service.GET(v2, "/models/:name/versions/:version", s.oipModel)
+	v2.POST("/models/:name/infer", s.oipInfer, predict)
+	service.GET(v2, "/models/:name/versions/:version", s.oipModel, read)
 	service.GET(v2, "/models/:name/versions/:version/ready", s.oipModelReady)
-	v2.POST("/models/:name/versions/:version/infer", s.oipInfer)
+	v2.POST("/models/:name/versions/:version/infer", s.oipInfer, predict)
 }
 
 func (s *Server) readyz(c echo.Context) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/auth"
 	"github.com/palmerops/penguins/services/model/internal/drift"
 	"github.com/palmerops/penguins/services/model/internal/predlog"
 )
@@ -48,6 +49,9 @@ type Server struct {
 	drift   DriftSettings
 	predlog *predlog.Writer // nil when the prediction log is off
 	shadow  Shadow          // nil when shadow scoring is off
+
+	auth          *auth.Authenticator // nil when auth is off: every route is open
+	metricsScoped bool                // /metrics has its own listener; here it needs the read scope
 
 	served   atomic.Pointer[served]
 	draining atomic.Bool
@@ -122,8 +126,14 @@ func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) 
 	e.IPExtractor = service.IPExtractor(nil) // the peer, until TrustProxies
 	e.Use(service.Observe(log, service.NewHTTPMetrics(s.reg)))
 	s.echo = e
-	s.routes(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.routes(s.MetricsHandler())
 	return s, nil
+}
+
+// MetricsHandler serves the metrics in Prometheus's format: /metrics, and
+// the listener of MODEL_METRICS_ADDR.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
 }
 
 // EnablePredictionLog hands every scored record to w from now on, and
