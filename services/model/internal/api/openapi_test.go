@@ -427,6 +427,9 @@ func TestEveryDocumentedResponseIsChecked(t *testing.T) {
 		}
 	}
 
+	// 401, 403 and 429, from servers with auth on.
+	provokeAuth(t, ck)
+
 	// The only documented answer a test cannot provoke from outside.
 	unprovokable := map[string]string{"POST /predict 500": "an internal error"}
 	ck.mu.Lock()
