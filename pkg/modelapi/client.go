@@ -52,6 +52,9 @@ type ClientOptions struct {
 	// HTTPClient sends the requests. Default: a client whose transport keeps
 	// up to 32 idle connections to the model service.
 	HTTPClient *http.Client
+	// APIKey, if set, is sent with every request as Authorization: Bearer
+	// <key>, for a model API with auth on (MODEL_API_KEYS_FILE).
+	APIKey string
 	// OnCall, if set, is called once per finished call (after retries and
 	// decoding) from the calling goroutine; it must be quick and safe for
 	// concurrent use.
@@ -83,6 +86,7 @@ type Client struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	onCall     func(CallStat)
+	authz      string // the Authorization header, "" without a key
 }
 
 // NewClient returns a Client for the model API at opts.BaseURL, with
@@ -106,6 +110,14 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		backoff:    cmp.Or(opts.Backoff, defaultBackoff),
 		maxBackoff: cmp.Or(opts.MaxBackoff, defaultMaxBackoff),
 		onCall:     opts.OnCall,
+	}
+	if opts.APIKey != "" {
+		for i := 0; i < len(opts.APIKey); i++ {
+			if b := opts.APIKey[i]; b <= ' ' || b > '~' {
+				return nil, errors.New("modelapi: APIKey has a character outside printable ASCII")
+			}
+		}
+		c.authz = "Bearer " + opts.APIKey
 	}
 	if c.http == nil {
 		// No Timeout here: each attempt's context bounds it.
@@ -308,6 +320,9 @@ func (c *Client) attempt(ctx context.Context, r call) (answer, error) {
 	if id := requestid.From(ctx); id != "" {
 		req.Header.Set(requestid.Header, id)
 	}
+	if c.authz != "" {
+		req.Header.Set("Authorization", c.authz)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return answer{}, err
@@ -387,6 +402,15 @@ func Unavailable(err error) bool {
 	}
 	ae, ok := errors.AsType[*APIError](err)
 	return ok && unavailableStatus(ae.Status)
+}
+
+// AuthFailed reports whether err is the model API refusing the client's
+// key: 401 (no key, or one that is unknown or revoked) or 403 (a key
+// without the scope the call needs). It is not Unavailable: the service
+// answered, and retrying with the same key cannot help.
+func AuthFailed(err error) bool {
+	ae, ok := errors.AsType[*APIError](err)
+	return ok && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden)
 }
 
 // APIError is a non-2xx answer from the model API.

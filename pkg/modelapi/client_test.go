@@ -744,3 +744,43 @@ func TestShadowRouteMissing(t *testing.T) {
 	}
 	checkStat(t, cs, "shadow", http.StatusNotFound, 1, err)
 }
+
+// The key goes with every call, as a bearer token; a 401 or 403 is an auth
+// failure, not unavailability, and is not retried.
+func TestAPIKey(t *testing.T) {
+	const key = "k3y-0123456789abcdefghijklmnopqrstuvwxyz"
+	var calls, authed int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if r.Header.Get("Authorization") != "Bearer "+key {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"type": "/docs#problem-unauthorized", "title": "Unauthorized", "status": 401, "detail": "the API key is not valid (unknown or revoked)"}`)
+			return
+		}
+		authed++
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status": "ready", "version": "v"}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientOptions{BaseURL: srv.URL, APIKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ready(context.Background()); err != nil || authed != 1 {
+		t.Fatalf("with the key: %v (%d authenticated calls)", err, authed)
+	}
+	wrong, _ := NewClient(ClientOptions{BaseURL: srv.URL, APIKey: "wrong-0123456789abcdefghijklmnopqrstuvwxyz", Retries: 3})
+	calls = 0
+	_, err = wrong.Metadata(context.Background())
+	if !AuthFailed(err) || Unavailable(err) || calls != 1 || !strings.Contains(err.Error(), "401 Unauthorized: the API key is not valid") {
+		t.Errorf("with a wrong key: %v (AuthFailed %v, Unavailable %v, %d calls)", err, AuthFailed(err), Unavailable(err), calls)
+	}
+	if AuthFailed(&APIError{Status: 503}) || !AuthFailed(errors.Join(errors.New("x"), &APIError{Status: 403})) || AuthFailed(nil) {
+		t.Error("AuthFailed misreads statuses")
+	}
+	if _, err := NewClient(ClientOptions{BaseURL: srv.URL, APIKey: "bad key"}); err == nil {
+		t.Error("a key with a space was accepted")
+	}
+}

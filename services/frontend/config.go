@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -20,6 +22,10 @@ type Config struct {
 
 	// ModelURL is the model API's base URL.
 	ModelURL string `envconfig:"FRONTEND_MODEL_URL" default:"http://localhost:8080"`
+	// ModelAPIKeyFile is a file holding the frontend's key to the model
+	// API (sent as a bearer token); empty sends none, for a model service
+	// with auth off. The key needs the predict and read scopes.
+	ModelAPIKeyFile string `envconfig:"FRONTEND_MODEL_API_KEY_FILE"`
 	// ModelTimeout bounds one attempt of a call to the model API;
 	// ModelRetries is how many more attempts a failed call gets.
 	ModelTimeout time.Duration `envconfig:"FRONTEND_MODEL_TIMEOUT" default:"2s"`
@@ -58,6 +64,34 @@ const envPrefix = "FRONTEND"
 // and a longer pause only holds up every rollout.
 const maxDrainDelay = time.Minute
 
+// minAPIKeyLength is the model service's shortest key.
+const minAPIKeyLength = 32
+
+// readAPIKey reads the key from path: one line, surrounding whitespace
+// ignored, at least minAPIKeyLength printable ASCII characters. Errors
+// never quote the key.
+func readAPIKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	key := strings.TrimSpace(string(b))
+	switch {
+	case key == "":
+		return "", fmt.Errorf("%s is empty; want the key printed by model-service keys add", path)
+	case strings.ContainsAny(key, "\n\r"):
+		return "", fmt.Errorf("%s has more than one line; want one key", path)
+	case len(key) < minAPIKeyLength:
+		return "", fmt.Errorf("the key in %s is %d characters, shorter than the minimum %d", path, len(key), minAPIKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] > '~' {
+			return "", fmt.Errorf("the key in %s has a character outside printable ASCII at byte %d", path, i)
+		}
+	}
+	return key, nil
+}
+
 func loadConfig() (Config, error) {
 	var c Config
 	if err := service.LoadConfig(envPrefix, &c); err != nil {
@@ -76,6 +110,11 @@ func (c Config) validate() error {
 	}
 	if u, err := url.Parse(c.AlertRulesURL); c.AlertRulesURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		bad("ALERT_RULES_URL", "want empty or an http(s) URL such as https://github.com/OWNER/REPO/blob/main/deploy/monitoring/alerts.yml, got %q", service.RedactURL(c.AlertRulesURL))
+	}
+	if c.ModelAPIKeyFile != "" {
+		if _, err := readAPIKey(c.ModelAPIKeyFile); err != nil {
+			bad("MODEL_API_KEY_FILE", "%v", err)
+		}
 	}
 	if c.ModelRetries < 0 || c.ModelRetries > 10 {
 		bad("MODEL_RETRIES", "want 0 to 10, got %d", c.ModelRetries)

@@ -50,8 +50,15 @@ func newApp(log *zap.Logger, cfg Config) (*web.App, error) {
 	if retries == 0 {
 		retries = -1 // the client reads 0 as "default"; the config's 0 means none
 	}
+	var key string
+	if cfg.ModelAPIKeyFile != "" {
+		var err error
+		if key, err = readAPIKey(cfg.ModelAPIKeyFile); err != nil {
+			return nil, fmt.Errorf("FRONTEND_MODEL_API_KEY_FILE: %w", err)
+		}
+	}
 	client, err := modelapi.NewClient(modelapi.ClientOptions{
-		BaseURL: cfg.ModelURL, Timeout: cfg.ModelTimeout, Retries: retries, OnCall: calls.Observe,
+		BaseURL: cfg.ModelURL, Timeout: cfg.ModelTimeout, Retries: retries, OnCall: calls.Observe, APIKey: key,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model API client: %w", err)

@@ -22,27 +22,46 @@ func buildFrontend(t *testing.T) string {
 	return bin
 }
 
+// keyFile writes content to a key file and returns its path.
+func keyFile(t *testing.T, content string) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return f.Name()
+}
+
 func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 	bin := buildFrontend(t)
 	for env, want := range map[string]string{
-		"FRONTEND_MODEL_URL=ftp://model":       "FRONTEND_MODEL_URL",
-		"FRONTEND_MODEL_TIMEOUT=fast":          "FRONTEND_MODEL_TIMEOUT",
-		"FRONTEND_MODEL_RETRIES=-1":            "FRONTEND_MODEL_RETRIES",
-		"FRONTEND_ALERT_RULES_URL=alerts.yml":  "FRONTEND_ALERT_RULES_URL",
-		"FRONTEND_ENV=test":                    "FRONTEND_ENV",
-		"FRONTEND_ADDR=nonsense":               "FRONTEND_ADDR",
-		"FRONTEND_MODELURL=http://x:8080":      "unknown variable FRONTEND_MODELURL",
-		"FRONTEND_TRUSTED_PROXIES=10.0.0.0/33": "FRONTEND_TRUSTED_PROXIES",
-		"FRONTEND_TRUSTED_PROXIES=lb.internal": "FRONTEND_TRUSTED_PROXIES",
-		"FRONTEND_MODEL_TIMEOUT=2h":            "FRONTEND_MODEL_TIMEOUT: want at most 1m0s",
-		"FRONTEND_MODEL_BUDGET=9999h":          "FRONTEND_MODEL_BUDGET: want at most 2m0s",
-		"FRONTEND_READ_TIMEOUT=30000s":         "FRONTEND_READ_TIMEOUT: want at most 10m0s",
-		"FRONTEND_WRITE_TIMEOUT=1000h":         "FRONTEND_WRITE_TIMEOUT: want at most 10m0s",
-		"FRONTEND_IDLE_TIMEOUT=48h":            "FRONTEND_IDLE_TIMEOUT: want at most 1h0m0s",
-		"FRONTEND_SHUTDOWN_TIMEOUT=1h":         "FRONTEND_SHUTDOWN_TIMEOUT: want at most 10m0s",
-		"FRONTEND_READ_HEADER_TIMEOUT=5m":      "FRONTEND_READ_HEADER_TIMEOUT: want at most 1m0s",
-		"FRONTEND_DRAIN_DELAY=-1s":             "FRONTEND_DRAIN_DELAY: want 0 (off) to 1m0s",
-		"FRONTEND_DRAIN_DELAY=2m":              "FRONTEND_DRAIN_DELAY: want 0 (off) to 1m0s",
+		"FRONTEND_MODEL_URL=ftp://model":                       "FRONTEND_MODEL_URL",
+		"FRONTEND_MODEL_TIMEOUT=fast":                          "FRONTEND_MODEL_TIMEOUT",
+		"FRONTEND_MODEL_RETRIES=-1":                            "FRONTEND_MODEL_RETRIES",
+		"FRONTEND_ALERT_RULES_URL=alerts.yml":                  "FRONTEND_ALERT_RULES_URL",
+		"FRONTEND_ENV=test":                                    "FRONTEND_ENV",
+		"FRONTEND_ADDR=nonsense":                               "FRONTEND_ADDR",
+		"FRONTEND_MODELURL=http://x:8080":                      "unknown variable FRONTEND_MODELURL",
+		"FRONTEND_TRUSTED_PROXIES=10.0.0.0/33":                 "FRONTEND_TRUSTED_PROXIES",
+		"FRONTEND_TRUSTED_PROXIES=lb.internal":                 "FRONTEND_TRUSTED_PROXIES",
+		"FRONTEND_MODEL_TIMEOUT=2h":                            "FRONTEND_MODEL_TIMEOUT: want at most 1m0s",
+		"FRONTEND_MODEL_BUDGET=9999h":                          "FRONTEND_MODEL_BUDGET: want at most 2m0s",
+		"FRONTEND_READ_TIMEOUT=30000s":                         "FRONTEND_READ_TIMEOUT: want at most 10m0s",
+		"FRONTEND_WRITE_TIMEOUT=1000h":                         "FRONTEND_WRITE_TIMEOUT: want at most 10m0s",
+		"FRONTEND_IDLE_TIMEOUT=48h":                            "FRONTEND_IDLE_TIMEOUT: want at most 1h0m0s",
+		"FRONTEND_SHUTDOWN_TIMEOUT=1h":                         "FRONTEND_SHUTDOWN_TIMEOUT: want at most 10m0s",
+		"FRONTEND_READ_HEADER_TIMEOUT=5m":                      "FRONTEND_READ_HEADER_TIMEOUT: want at most 1m0s",
+		"FRONTEND_DRAIN_DELAY=-1s":                             "FRONTEND_DRAIN_DELAY: want 0 (off) to 1m0s",
+		"FRONTEND_DRAIN_DELAY=2m":                              "FRONTEND_DRAIN_DELAY: want 0 (off) to 1m0s",
+		"FRONTEND_MODEL_API_KEY_FILE=/nonexistent/key":         "FRONTEND_MODEL_API_KEY_FILE: open /nonexistent/key",
+		"FRONTEND_MODEL_API_KEY_FILE=" + keyFile(t, "short\n"): "shorter than the minimum 32",
+		"FRONTEND_MODEL_API_KEY_FILE=" + keyFile(t, "\n"):      "is empty",
+		"FRONTEND_MODEL_API_KEY_FILE=" + keyFile(t, strings.Repeat("k", 40)+"\n"+strings.Repeat("j", 40)): "more than one line",
+		"FRONTEND_MODEL_API_KEY_FILE=" + keyFile(t, strings.Repeat("k", 40)+"\x01"):                       "outside printable ASCII",
 	} {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "FRONTEND_ADDR=127.0.0.1:0", env)

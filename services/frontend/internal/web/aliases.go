@@ -27,6 +27,9 @@ func (a *App) aliasesSection(c echo.Context, al *modelapi.Aliases, err error, se
 		// A model service older than /aliases, as during a rolling update.
 		return views.AliasesSection{Error: &views.Notice{Kind: "info", Title: "Aliases not available",
 			Text: "The model service has no /aliases: it predates aliases. The rest of this page is unaffected."}}
+	case modelapi.AuthFailed(err):
+		return views.AliasesSection{Error: &views.Notice{Kind: "error", Title: "Aliases unavailable",
+			Text: "The model API refuses the frontend's API key; see the model service's status above."}}
 	case err != nil:
 		status, _ := a.modelFailure(c, "aliases", err)
 		text := "The model API answered the aliases request with an error; the frontend's logs have the details."

@@ -26,7 +26,7 @@ func NewCallLog(n int) *CallLog {
 	return &CallLog{
 		ring: make([]modelapi.CallStat, n),
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "model_api_calls_total", Help: "Calls to the model API, by operation and outcome (ok, error, unavailable).",
+			Name: "model_api_calls_total", Help: "Calls to the model API, by operation and outcome (ok, error, unavailable, auth: the key was refused).",
 		}, []string{"op", "outcome"}),
 		dur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "model_api_call_duration_seconds", Help: "Latency of calls to the model API, retries included.",
@@ -43,6 +43,8 @@ func (l *CallLog) Observe(s modelapi.CallStat) {
 	switch {
 	case unavailable(s.Err):
 		outcome = "unavailable"
+	case modelapi.AuthFailed(s.Err):
+		outcome = "auth"
 	case s.Err != nil:
 		outcome = "error"
 	}

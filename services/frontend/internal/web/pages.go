@@ -107,6 +107,12 @@ func (a *App) status(c echo.Context) error {
 		a.modelFailure(c, "ready", err) // logs the details
 		v.ModelStatus = views.Notice{Kind: "error", Title: "Unavailable", Text: "The model API is not answering; the frontend's logs have the details."}
 	}
+	if modelapi.AuthFailed(alErr) {
+		// /readyz is open, so "ready" says nothing about the key; the
+		// aliases need the read scope.
+		_, n := a.modelFailure(c, "aliases", alErr)
+		v.ModelStatus = *n
+	}
 	v.Aliases = a.aliasesSection(c, al, alErr, v.ModelVersion)
 	calls := a.calls.Recent()
 	for _, s := range calls {

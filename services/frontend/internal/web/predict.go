@@ -149,6 +149,13 @@ func (a *App) modelFailure(c echo.Context, op string, err error) (int, *views.No
 	if errors.As(err, &apiErr) {
 		fields = append(fields, zap.Int("model_status", apiErr.Status), zap.String("model_body", apiErr.Body))
 	}
+	if modelapi.AuthFailed(err) {
+		// The service answered: it refuses the frontend's key. Not
+		// "unavailable": retrying cannot help, the key must be fixed.
+		a.log.Error("model API auth failure: it refuses the frontend's key (FRONTEND_MODEL_API_KEY_FILE)", fields...)
+		return http.StatusBadGateway, &views.Notice{Kind: "error", Title: "Model API auth failure",
+			Text: "The model API refuses the frontend's API key (" + authStatus(err) + "). The key needs fixing, not a retry; the frontend's logs have the details."}
+	}
 	if service.ClientGone(c.Request().Context()) {
 		// The call was cut short because the browser left: not a failure
 		// of either service (the access line says 499).
@@ -164,6 +171,14 @@ func (a *App) modelFailure(c echo.Context, op string, err error) (int, *views.No
 		return apiErr.Status, &views.Notice{Kind: "error", Title: "The model API rejected the request", Text: apiErr.Problem.Detail}
 	}
 	return http.StatusBadGateway, &views.Notice{Kind: "error", Title: "The prediction service failed", Text: "It answered with an error; try again later."}
+}
+
+// authStatus says which refusal an auth failure is.
+func authStatus(err error) string {
+	if ae, ok := errors.AsType[*modelapi.APIError](err); ok && ae.Status == http.StatusForbidden {
+		return "403: the key lacks a scope; it needs predict and read"
+	}
+	return "401: no key, or one that is unknown or revoked"
 }
 
 // unavailable reports whether err means the model API did not answer in
