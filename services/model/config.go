@@ -14,6 +14,7 @@ import (
 	"github.com/palmerops/penguins/pkg/massmodel"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/auth"
 	"github.com/palmerops/penguins/services/model/internal/drift"
 )
 
@@ -193,6 +194,11 @@ func (c Config) validate() error {
 	}
 	if c.APIKeysFile == "" && c.Env != "dev" {
 		bad("API_KEYS_FILE", "is required when MODEL_ENV=%s: auth is on in staging and prod (create the file with model-service keys add)", c.Env)
+	}
+	if c.APIKeysFile != "" {
+		if _, err := auth.Load(c.APIKeysFile); err != nil {
+			bad("API_KEYS_FILE", "%v", err)
+		}
 	}
 	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) || c.RateLimit < 0 || c.RateLimit > maxRateLimit {
 		bad("RATE_LIMIT", "want 0 (no limit) to %d requests per second per key, got %v", maxRateLimit, c.RateLimit)

@@ -270,6 +270,15 @@ func TestBadConfigFailsNamingTheVariable(t *testing.T) {
 		"MODEL_SHADOW_ALIAS=challenger":                                             "MODEL_SHADOW_ALIAS: names an alias but MODEL_STORE is not set",
 		"MODEL_SHADOW_ALIAS=Challenger MODEL_STORE=/nonexistent":                    "MODEL_SHADOW_ALIAS: \"Challenger\" is not an alias name",
 		"MODEL_SHADOW_ALIAS=champion MODEL_ALIAS=champion MODEL_STORE=/nonexistent": "MODEL_SHADOW_ALIAS: \"champion\" is also MODEL_ALIAS",
+		"MODEL_ENV=prod":                                                            "MODEL_API_KEYS_FILE: is required when MODEL_ENV=prod",
+		"MODEL_ENV=staging":                                                         "MODEL_API_KEYS_FILE: is required when MODEL_ENV=staging",
+		"MODEL_API_KEYS_FILE=/nonexistent/keys":                                     "MODEL_API_KEYS_FILE: keys file: open /nonexistent/keys",
+		"MODEL_RATE_LIMIT=-1":                                                       "MODEL_RATE_LIMIT: want 0 (no limit) to",
+		"MODEL_RATE_LIMIT=fast":                                                     "MODEL_RATE_LIMIT",
+		"MODEL_RATE_BURST=0":                                                        "MODEL_RATE_BURST: want 1 to",
+		"MODEL_CORS_ORIGINS=*":                                                      "MODEL_CORS_ORIGINS: want comma-separated origins",
+		"MODEL_CORS_ORIGINS=https://a.example/app":                                  "MODEL_CORS_ORIGINS: want comma-separated origins",
+		"MODEL_METRICS_ADDR=nonsense":                                               "MODEL_METRICS_ADDR: want empty or host:port",
 	}
 	for env, want := range cases {
 		t.Run(env, func(t *testing.T) {
