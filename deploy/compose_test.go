@@ -176,10 +176,23 @@ func testCompose(t *testing.T, c *compose) {
 	// load, with the README's commands.
 	testPromotionUnderLoad(t, c)
 
-	// prod, on a fresh volume, serves the released board's champion.
+	// prod, on a fresh volume, serves the released board's champion, and
+	// requires API keys: made with model-service keys into a directory laid
+	// out like deploy/keys, which PENGUINS_KEYS points at. The frontend
+	// calls with its own.
+	keys, reader := makeKeys(t)
+	prod := []string{"PENGUINS_ENV=prod", "PENGUINS_KEYS=" + keys}
 	c.run(t, nil, "down", "-v")
-	c.run(t, []string{"PENGUINS_ENV=prod"}, "up", "-d", "model-service")
+	c.run(t, prod, "up", "-d")
 	c.waitHealthy(t, "model-service", 60*time.Second)
+	c.waitHealthy(t, "frontend-service", 60*time.Second)
+	if _, err := api.Metadata(context.Background()); !modelapi.AuthFailed(err) {
+		t.Errorf("prod answers a call without a key: %v", err)
+	}
+	api, err = modelapi.NewClient(modelapi.ClientOptions{BaseURL: c.modelURL, APIKey: reader})
+	if err != nil {
+		t.Fatal(err)
+	}
 	md, err := api.Metadata(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +200,39 @@ func testCompose(t *testing.T, c *compose) {
 	if want := boardChampion(t); md.Version != want || md.Serving.Pinned {
 		t.Errorf("prod serves %s (pinned %v), want the board's champion %s, followed", md.Version, md.Serving.Pinned, want)
 	}
-	c.printf("prod on a fresh store serves the board's champion %s", md.Version)
+	if status, mass, notice := c.frontendPredict(t); status != http.StatusOK || mass == "" {
+		t.Errorf("prod frontend, calling with its key: status %d, mass %q, notice %q", status, mass, notice)
+	}
+	c.printf("prod on a fresh store serves the board's champion %s to keys only; the frontend calls with its own", md.Version)
+}
+
+// makeKeys makes a keys directory for compose (PENGUINS_KEYS): the model
+// service's keys file, with a key for the frontend (predict, read) and a
+// read-only one it returns for the test, and the frontend's key file; all
+// readable by the containers' user.
+func makeKeys(t *testing.T) (dir, reader string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, d := range []string{dir, filepath.Join(dir, "model"), filepath.Join(dir, "frontend")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "model", "api-keys")
+	add := func(name, scope string) string {
+		out, err := exec.Command(binary(t, "model-service"), "keys", "add", "-file", file, "-name", name, "-scope", scope).Output()
+		if err != nil {
+			t.Fatalf("keys add %s: %v", name, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "frontend", "model-api-key"), []byte(add("frontend", "predict,read")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, add("e2e-reader", "read")
 }
 
 // implementation is one Compose implementation: its subtest's name and its

@@ -1,0 +1,111 @@
+package deploy
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// TestAPIKeysMounted: outside dev, each service's config names its API key
+// file (MODEL_API_KEYS_FILE, FRONTEND_MODEL_API_KEY_FILE), and the file is
+// in a Secret mounted read-only as a directory: a subPath mount never sees
+// a Secret's update, so a revocation would not arrive.
+func TestAPIKeysMounted(t *testing.T) {
+	type deployment struct {
+		Kind     string
+		Metadata struct{ Name string }
+		Spec     struct {
+			Template struct {
+				Spec struct {
+					Volumes []struct {
+						Name   string
+						Secret *struct {
+							SecretName string `json:"secretName"`
+						}
+					}
+					Containers []struct {
+						Name    string
+						EnvFrom []struct {
+							ConfigMapRef struct{ Name string } `json:"configMapRef"`
+						} `json:"envFrom"`
+						VolumeMounts []struct {
+							Name      string
+							MountPath string `json:"mountPath"`
+							SubPath   string `json:"subPath"`
+							ReadOnly  bool   `json:"readOnly"`
+						} `json:"volumeMounts"`
+					}
+				}
+			}
+		}
+		Data map[string]string
+	}
+	for _, env := range []string{"dev", "staging", "prod"} {
+		res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), "k8s/overlays/"+env)
+		if err != nil {
+			t.Fatalf("kustomize build k8s/overlays/%s: %v", env, err)
+		}
+		configs := map[string]map[string]string{}
+		var deps []deployment
+		for _, r := range res.Resources() {
+			b, err := r.AsYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var o deployment
+			if err := yaml.Unmarshal(b, &o); err != nil {
+				t.Fatal(err)
+			}
+			switch o.Kind {
+			case "ConfigMap":
+				configs[o.Metadata.Name] = o.Data
+			case "Deployment":
+				deps = append(deps, o)
+			}
+		}
+		for _, want := range []struct{ deployment, variable string }{
+			{"model-service", "MODEL_API_KEYS_FILE"}, {"frontend-service", "FRONTEND_MODEL_API_KEY_FILE"},
+		} {
+			for _, d := range deps {
+				if d.Metadata.Name != want.deployment {
+					continue
+				}
+				ps := d.Spec.Template.Spec
+				for _, c := range ps.Containers {
+					if c.Name != want.deployment {
+						continue
+					}
+					file := ""
+					for _, ef := range c.EnvFrom {
+						if f := configs[ef.ConfigMapRef.Name][want.variable]; f != "" {
+							file = f
+						}
+					}
+					if file == "" {
+						if env != "dev" {
+							t.Errorf("%s %s: %s is not set; %s requires API keys", env, d.Metadata.Name, want.variable, env)
+						}
+						continue
+					}
+					mounted := false
+					for _, m := range c.VolumeMounts {
+						if !strings.HasPrefix(file, strings.TrimSuffix(m.MountPath, "/")+"/") || m.SubPath != "" || !m.ReadOnly {
+							continue
+						}
+						for _, v := range ps.Volumes {
+							if v.Name == m.Name && v.Secret != nil && v.Secret.SecretName != "" {
+								mounted = true
+							}
+						}
+					}
+					if !mounted {
+						t.Errorf("%s %s: %s=%s is not in a Secret mounted read-only as a directory", env, d.Metadata.Name, want.variable, file)
+					}
+				}
+			}
+		}
+	}
+}
