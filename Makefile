@@ -109,7 +109,7 @@ perf: build ## the model API against this machine's limit (net/http, constant JS
 	mkdir -p out/perf-shadow-store && cp -R deploy/models/penguin_model out/perf-shadow-store/
 	v=$$($(BIN)/model-service train -store out/perf-shadow-store | sed -n 's/^trained [^ ]* version \([^ ]*\) .*/\1/p'); \
 		$(BIN)/model-service promote -store out/perf-shadow-store -alias challenger -reason 'make perf: shadow scoring' $$v
-	$(BIN)/model-perf -bin $(BIN)/model-service $(PERF_FLAGS) \
+	$(BIN)/model-perf -bin $(BIN)/model-service -auth $(PERF_FLAGS) \
 		-variant 'logs at warn=MODEL_LOG_LEVEL=warn' \
 		-variant 'prediction log on=MODEL_PREDICTION_LOG=$(CURDIR)/out/perf-prediction-log' \
 		-variant 'drift off=MODEL_DRIFT_ENABLED=false' \

@@ -26,11 +26,16 @@
 // Last, on a fresh service, the retained-memory check: resident memory
 // after one 100,000-row batch and a minute of light traffic (-memory-rows,
 // -memory-settle, -memory-rate; -memory-only runs it alone).
+//
+// With -auth, it also measures "auth on": a keys file with one key
+// (predict), per-key rate limiting with a bucket too deep to empty, and
+// every request sending the key; it prints auth on ÷ default (auth off).
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -50,6 +55,7 @@ import (
 	"time"
 
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/auth"
 	"github.com/palmerops/penguins/services/model/internal/perfdata"
 )
 
@@ -153,6 +159,7 @@ type config struct {
 	memoryRows   int
 	memorySettle time.Duration
 	memoryRate   int
+	auth              bool
 }
 
 func run(args []string) error {
@@ -169,6 +176,7 @@ func run(args []string) error {
 	fs.IntVar(&c.batchRows, "batch-rows", 10000, "records per batch request")
 	fs.IntVar(&c.port, "port", 18090, "first loopback port; servers take consecutive ones")
 	fs.StringVar(&c.out, "out", "out/perf", "directory for the servers' logs and the load scripts")
+	fs.BoolVar(&c.auth, "auth", false, "also measure auth on: API keys and per-key rate limiting (a limit the load never reaches)")
 	fs.Var(&c.vars, "variant", "a model-service configuration to measure besides the default: 'name=MODEL_VAR=value[,MODEL_VAR=value]' (repeatable)")
 	fs.BoolVar(&c.memoryOnly, "memory-only", false, "run only the retained-memory check")
 	fs.IntVar(&c.memoryRows, "memory-rows", 100_000, "records in the retained-memory check's one large batch")
@@ -230,6 +238,13 @@ func run(args []string) error {
 		}
 		targets = append(targets, t)
 	}
+	if c.auth {
+		t, err := authTarget(c.out)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
 	for i, t := range targets {
 		t.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port+i))
 		var argv []string
@@ -244,17 +259,29 @@ func run(args []string) error {
 		defer t.stop()
 	}
 
-	single, err := writeScript(c.out, "single", []byte(perfdata.Single))
+	var key string
+	for _, t := range targets {
+		key = cmp.Or(key, t.key)
+	}
+	single, err := writeScript(c.out, "single", []byte(perfdata.Single), "")
 	if err != nil {
 		return err
 	}
-	batch, err := writeScript(c.out, "batch", perfdata.Batch(c.batchRows))
+	batch, err := writeScript(c.out, "batch", perfdata.Batch(c.batchRows), "")
 	if err != nil {
 		return err
 	}
 	loads := []load{
 		{name: "single record", script: single, conns: c.conns, rows: 1},
 		{name: fmt.Sprintf("%d-row batch", c.batchRows), script: batch, conns: c.batchConns, rows: c.batchRows},
+	}
+	if key != "" {
+		if loads[0].keyScript, err = writeScript(c.out, "single-auth", []byte(perfdata.Single), key); err != nil {
+			return err
+		}
+		if loads[1].keyScript, err = writeScript(c.out, "batch-auth", perfdata.Batch(c.batchRows), key); err != nil {
+			return err
+		}
 	}
 
 	fmt.Printf("model-perf: servers on CPU %s, wrk on CPU %s, %d interleaved rounds of %s; %s\n",
@@ -321,6 +348,26 @@ type target struct {
 	// is then the same configuration without it.
 	shadow    bool
 	shadowOff *target
+	// key is the API key every request sends; "" for none.
+	key string
+}
+
+// authTarget is the service with auth on: a keys file in dir with one key
+// (predict), and a rate limit the load cannot reach, so the bucket is
+// consulted on every request but never refuses.
+func authTarget(dir string) (*target, error) {
+	file, err := filepath.Abs(filepath.Join(dir, "api-keys"))
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(file) // a fresh key each run
+	key, err := auth.Add(file, "perf", []auth.Scope{auth.Predict}, "", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: "model-service auth on", key: key, env: []string{
+		"MODEL_API_KEYS_FILE=" + file, "MODEL_RATE_LIMIT=1000000", "MODEL_RATE_BURST=1000000",
+	}}, nil
 }
 
 // shadowOffName names the configuration of variant without its shadow:
@@ -515,10 +562,11 @@ func metricSum(addr, name string) (float64, error) {
 }
 
 type load struct {
-	name   string
-	script string
-	conns  int
-	rows   int
+	name      string
+	script    string
+	keyScript string // script sending the API key, for the auth target
+	conns     int
+	rows      int
 }
 
 type result struct {
@@ -527,7 +575,9 @@ type result struct {
 }
 
 // writeScript writes the body and a wrk Lua script that POSTs it.
-func writeScript(dir, name string, body []byte) (string, error) {
+// writeScript writes a wrk script that POSTs body, sending key as a bearer
+// token unless it is "".
+func writeScript(dir, name string, body []byte, key string) (string, error) {
 	bodyPath, err := filepath.Abs(filepath.Join(dir, name+".json"))
 	if err != nil {
 		return "", err
@@ -542,6 +592,9 @@ wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 `, bodyPath)
+	if key != "" {
+		lua += fmt.Sprintf("wrk.headers[\"Authorization\"] = %q\n", "Bearer "+key)
+	}
 	return script, os.WriteFile(script, []byte(lua), 0o644)
 }
 
@@ -555,8 +608,12 @@ var (
 // non-2xx answer or a socket error fails the run: an error is not a
 // result.
 func wrk(ctx context.Context, c config, t *target, l load, d time.Duration) (result, error) {
+	script := l.script
+	if t.key != "" {
+		script = l.keyScript
+	}
 	args := []string{"-c", c.loadCPU, "wrk", "-t1", "-c" + strconv.Itoa(l.conns), "-d" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s",
-		"--latency", "-s", l.script, "http://" + t.addr + "/predict"}
+		"--latency", "-s", script, "http://" + t.addr + "/predict"}
 	out, err := exec.CommandContext(ctx, "taskset", args...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk against %s: %w\n%s", t.name, err, out)
@@ -643,6 +700,10 @@ func report(w io.Writer, targets []*target, loads []load, res map[string]map[str
 			off := median(res[one][t.shadowOff.name])
 			fmt.Fprintf(w, "single record, %s ÷ %s: %.2f (target >= 0.95: %s)\n",
 				strings.TrimPrefix(t.name, "model-service "), strings.TrimPrefix(t.shadowOff.name, "model-service "), v.rps/off.rps, verdict(v.rps/off.rps >= 0.95))
+		}
+		if t.key != "" {
+			fmt.Fprintf(w, "single record, auth on ÷ default (auth off): %.2f (target >= 0.95: %s)\n",
+				v.rps/def.rps, verdict(v.rps/def.rps >= 0.95))
 		}
 		if t.predlog != "" {
 			// A feature turned on: its throughput as a share of the default's.
