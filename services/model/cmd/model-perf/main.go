@@ -217,6 +217,12 @@ func run(args []string) error {
 	}
 	targets := []*target{{name: "limit (net/http, constant JSON)", limit: true}}
 	targets = append(targets, &target{name: "model-service default"})
+	var authed *target
+	if c.auth {
+		if authed, err = authTarget(c.out); err != nil {
+			return err
+		}
+	}
 	for _, v := range c.vars {
 		t := &target{name: "model-service " + v.name, env: v.env}
 		var noShadow []string
@@ -236,14 +242,20 @@ func run(args []string) error {
 			t.shadowOff = &target{name: "model-service " + shadowOffName(v.name), env: noShadow}
 			targets = append(targets, t.shadowOff)
 		}
-		targets = append(targets, t)
-	}
-	if c.auth {
-		t, err := authTarget(c.out)
-		if err != nil {
-			return err
+		// A configuration with auth on (staging's, prod's) gets the auth
+		// target's keys file and key, and its deep bucket: wrk sends one
+		// key far faster than any per-key limit allows.
+		if i := slices.IndexFunc(v.env, func(kv string) bool { return strings.HasPrefix(kv, "MODEL_API_KEYS_FILE=") }); i >= 0 {
+			if authed == nil {
+				return fmt.Errorf("variant %q turns auth on (MODEL_API_KEYS_FILE): add -auth, whose key it will use", v.name)
+			}
+			t.env = append(append(slices.Clone(v.env[:i]), v.env[i+1:]...), authed.env...)
+			t.key = authed.key
 		}
 		targets = append(targets, t)
+	}
+	if authed != nil {
+		targets = append(targets, authed)
 	}
 	for i, t := range targets {
 		t.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port+i))
