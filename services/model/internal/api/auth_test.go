@@ -247,8 +247,8 @@ func TestKeyNeverInLogsOrMetrics(t *testing.T) {
 	predict := documentedOp{http.MethodPost, "/predict", "predict"}
 	predict.call(t, f.ts, "", "Authorization", "Bearer "+keys["all"])
 	predict.call(t, f.ts, "", "Authorization", "Bearer "+keys["all"]) // 429
-	predict.call(t, f.ts, "", "X-API-Key", keys["reader"])             // 403
-	predict.call(t, f.ts, "", "X-API-Key", keys["scorer"]+"x")         // 401
+	predict.call(t, f.ts, "", "X-API-Key", keys["reader"])            // 403
+	predict.call(t, f.ts, "", "X-API-Key", keys["scorer"]+"x")        // 401
 	predict.call(t, f.ts, "", "Authorization", "Bearer "+keys["scorer"], "X-API-Key", keys["all"])
 	_, metrics := f.do(t, http.MethodGet, "/metrics", "", "")
 
