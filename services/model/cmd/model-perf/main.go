@@ -159,7 +159,7 @@ type config struct {
 	memoryRows   int
 	memorySettle time.Duration
 	memoryRate   int
-	auth              bool
+	auth         bool
 }
 
 func run(args []string) error {
@@ -362,6 +362,8 @@ type target struct {
 	shadowOff *target
 	// key is the API key every request sends; "" for none.
 	key string
+	// auth is the -auth target, the default configuration with auth on.
+	auth bool
 }
 
 // authTarget is the service with auth on: a keys file in dir with one key
@@ -377,7 +379,7 @@ func authTarget(dir string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: "model-service auth on", key: key, env: []string{
+	return &target{name: "model-service auth on", key: key, auth: true, env: []string{
 		"MODEL_API_KEYS_FILE=" + file, "MODEL_RATE_LIMIT=1000000", "MODEL_RATE_BURST=1000000",
 	}}, nil
 }
@@ -713,7 +715,7 @@ func report(w io.Writer, targets []*target, loads []load, res map[string]map[str
 			fmt.Fprintf(w, "single record, %s ÷ %s: %.2f (target >= 0.95: %s)\n",
 				strings.TrimPrefix(t.name, "model-service "), strings.TrimPrefix(t.shadowOff.name, "model-service "), v.rps/off.rps, verdict(v.rps/off.rps >= 0.95))
 		}
-		if t.key != "" {
+		if t.auth {
 			fmt.Fprintf(w, "single record, auth on ÷ default (auth off): %.2f (target >= 0.95: %s)\n",
 				v.rps/def.rps, verdict(v.rps/def.rps >= 0.95))
 		}
