@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
@@ -700,4 +701,42 @@ func TestExport(t *testing.T) {
 	if _, err := app.Export(context.Background(), t.TempDir()); err == nil || !errors.Is(err, errDown) {
 		t.Errorf("export with the model API down: %v", err)
 	}
+}
+
+// A key the model API refuses is an auth failure on the pages, not
+// "unavailable": the Predict page and the Status page (whose readiness
+// probe is open, so only the aliases call sees the refusal) say so, and
+// the calls are counted with outcome "auth".
+func TestAuthFailureIsNotUnavailable(t *testing.T) {
+	api, _ := upAPI(t)
+	refused := func(status int) error {
+		return &modelapi.APIError{Op: "test", Status: status, Body: `{"title":"Unauthorized"}`,
+			Problem: &modelapi.Problem{Title: http.StatusText(status), Status: status, Detail: "the API key is not valid (unknown or revoked)"}}
+	}
+	api.predict = func(context.Context, []modelapi.Record, modelapi.PredictOptions) (*modelapi.PredictResponse, error) {
+		return nil, refused(http.StatusForbidden)
+	}
+	api.aliases = func(context.Context) (*modelapi.Aliases, error) { return nil, refused(http.StatusUnauthorized) }
+	ts := newTestApp(t, api)
+	resp, doc := get(t, ts, "/predict?bill_length_mm=45&species=Gentoo&sex=male")
+	notice := doc.Find("[data-testid=notice]").Text()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(notice, "Model API auth failure") ||
+		!strings.Contains(notice, "403") || strings.Contains(strings.ToLower(notice), "unavailable") {
+		t.Errorf("predict page: %d %q", resp.StatusCode, notice)
+	}
+	_, doc = get(t, ts, "/status")
+	if text := doc.Find("main").Text(); !strings.Contains(text, "Model API auth failure") || !strings.Contains(text, "401") {
+		t.Errorf("status page does not report the auth failure:\n%s", text)
+	}
+	if !authOutcomeCounted(t, modelapi.CallStat{Op: "aliases", Err: refused(http.StatusUnauthorized)}) {
+		t.Error("a refused call is not counted with outcome auth")
+	}
+}
+
+// authOutcomeCounted reports whether a CallLog counts s as outcome "auth".
+func authOutcomeCounted(t *testing.T, s modelapi.CallStat) bool {
+	t.Helper()
+	l := NewCallLog(4)
+	l.Observe(s)
+	return testutil.ToFloat64(l.total.WithLabelValues(s.Op, "auth")) == 1
 }
