@@ -245,12 +245,17 @@ func run(args []string) error {
 		// A configuration with auth on (staging's, prod's) gets the auth
 		// target's keys file and key, and its deep bucket: wrk sends one
 		// key far faster than any per-key limit allows.
-		if i := slices.IndexFunc(v.env, func(kv string) bool { return strings.HasPrefix(kv, "MODEL_API_KEYS_FILE=") }); i >= 0 {
-			if authed == nil {
-				return fmt.Errorf("variant %q turns auth on (MODEL_API_KEYS_FILE): add -auth, whose key it will use", v.name)
+		for _, t := range []*target{t, t.shadowOff} {
+			if t == nil {
+				continue
 			}
-			t.env = append(append(slices.Clone(v.env[:i]), v.env[i+1:]...), authed.env...)
-			t.key = authed.key
+			if i := slices.IndexFunc(t.env, func(kv string) bool { return strings.HasPrefix(kv, "MODEL_API_KEYS_FILE=") }); i >= 0 {
+				if authed == nil {
+					return fmt.Errorf("variant %q turns auth on (MODEL_API_KEYS_FILE): add -auth, whose key it will use", v.name)
+				}
+				t.env = append(append(slices.Clone(t.env[:i]), t.env[i+1:]...), authed.env...)
+				t.key = authed.key
+			}
 		}
 		targets = append(targets, t)
 	}

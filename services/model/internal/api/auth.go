@@ -33,7 +33,14 @@ func (s *Server) require(scope auth.Scope) echo.MiddlewareFunc {
 				return next(c)
 			}
 			req := c.Request()
-			d := s.auth.Check(req.Header, req.RemoteAddr, scope)
+			// The client's address for the failure limit: the peer, or
+			// what a trusted proxy says (MODEL_TRUSTED_PROXIES), never
+			// what any client claims.
+			addr := req.RemoteAddr
+			if s.echo.IPExtractor != nil {
+				addr = c.RealIP()
+			}
+			d := s.auth.Check(req.Header, addr, scope)
 			if d.Key != "" {
 				service.SetAPIKey(c, d.Key)
 			}
