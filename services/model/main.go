@@ -157,7 +157,7 @@ func serve(ctx context.Context, log *zap.Logger, cfg Config) (err error) {
 			ReadHeader: cfg.ReadHeaderTimeout, Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout,
 		})
 		go func() {
-			if err := service.Serve(ctx, log.With(zap.String("listener", "metrics")), ms, mln, cfg.ShutdownTimeout, nil); err != nil {
+			if err := service.Serve(ctx, log.With(zap.String("listener", "metrics")), ms, mln, cfg.DrainDelay, cfg.ShutdownTimeout, nil); err != nil {
 				cancel(err)
 			}
 		}()
