@@ -103,14 +103,17 @@ func limitCmd(args []string) int {
 type variant struct {
 	name string
 	env  []string
+	bin  string // another model-service binary, to compare builds in one run
 }
 
 type variants []variant
 
 func (v *variants) String() string { return fmt.Sprint(*v) }
 
-// Set parses "name=VAR=value,@file,…": variables, and env files (KEY=value
-// lines, # comments) read in order, later ones overriding earlier ones.
+// Set parses "name=VAR=value,@file,bin:PATH,…": variables, and env files
+// (KEY=value lines, # comments) read in order, later ones overriding
+// earlier ones; bin:PATH runs another model-service binary (an earlier
+// build, to measure a change's cost in one run).
 func (v *variants) Set(s string) error {
 	name, spec, ok := strings.Cut(s, "=")
 	if !ok || name == "" || spec == "" {
@@ -118,6 +121,13 @@ func (v *variants) Set(s string) error {
 	}
 	vr := variant{name: name}
 	for _, item := range strings.Split(spec, ",") {
+		if path, ok := strings.CutPrefix(item, "bin:"); ok {
+			if _, err := os.Stat(path); err != nil {
+				return fmt.Errorf("variant %q: %w", name, err)
+			}
+			vr.bin = path
+			continue
+		}
 		kvs := []string{item}
 		if path, ok := strings.CutPrefix(item, "@"); ok {
 			b, err := os.ReadFile(path)
@@ -224,7 +234,7 @@ func run(args []string) error {
 		}
 	}
 	for _, v := range c.vars {
-		t := &target{name: "model-service " + v.name, env: v.env}
+		t := &target{name: "model-service " + v.name, env: v.env, bin: v.bin}
 		var noShadow []string
 		for _, kv := range v.env {
 			if dir, ok := strings.CutPrefix(kv, "MODEL_PREDICTION_LOG="); ok && dir != "" {
@@ -268,7 +278,7 @@ func run(args []string) error {
 		if t.limit {
 			argv = []string{self, "limit", "-addr", t.addr}
 		} else {
-			argv = []string{c.bin}
+			argv = []string{cmp.Or(t.bin, c.bin)}
 		}
 		if err := t.start(ctx, c, argv); err != nil {
 			return err
@@ -353,6 +363,7 @@ func run(args []string) error {
 type target struct {
 	name  string
 	limit bool
+	bin   string // the variant's own binary; "": -bin
 	env   []string
 	addr  string
 	cmd   *exec.Cmd
