@@ -2,7 +2,6 @@ package web
 
 import (
 	"maps"
-	"net/http"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -31,12 +30,9 @@ func (a *App) aliasesSection(c echo.Context, al *modelapi.Aliases, err error, se
 		return views.AliasesSection{Error: &views.Notice{Kind: "error", Title: "Aliases unavailable",
 			Text: "The model API refuses the frontend's API key; see the model service's status above."}}
 	case err != nil:
-		status, _ := a.modelFailure(c, "aliases", err)
-		text := "The model API answered the aliases request with an error; the frontend's logs have the details."
-		if status == http.StatusServiceUnavailable {
-			text = "The model API did not answer the aliases request, so they are not shown. Reload to try again."
-		}
-		return views.AliasesSection{Error: &views.Notice{Kind: "error", Title: "Aliases unavailable", Text: text}}
+		return views.AliasesSection{Error: a.failedNotice(c, "aliases", err, "Aliases unavailable",
+			"The model API answered the aliases request with an error; the frontend's logs have the details.",
+			"The model API did not answer the aliases request, so they are not shown. Reload to try again.")}
 	}
 	return aliasesView(al, served)
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -32,12 +31,9 @@ func (a *App) performance(c echo.Context, p *modelapi.Performance, err error) (v
 		return views.Performance{Notice: &views.Notice{Kind: "info", Title: "No ground truth yet",
 			Text: "The model service has no /monitoring/performance: it predates ground-truth evaluation."}}, nil
 	case err != nil:
-		status, _ := a.modelFailure(c, "performance", err)
-		text := "The model service failed to report its performance; try again later."
-		if status == http.StatusServiceUnavailable {
-			text = "The model API is not answering, so there is no model performance to show. This section works again as soon as it is back."
-		}
-		return views.Performance{Notice: &views.Notice{Kind: "error", Title: "Model performance unavailable", Text: text}}, nil
+		return views.Performance{Notice: a.failedNotice(c, "performance", err, "Model performance unavailable",
+			"The model service failed to report its performance; try again later.",
+			"The model API is not answering, so there is no model performance to show. This section works again as soon as it is back.")}, nil
 	}
 	return performanceView(p)
 }

@@ -141,6 +141,17 @@ func (a *App) renderPredict(c echo.Context, status int, v views.PredictPage) err
 	return render(c, status, views.PredictView(v))
 }
 
+// failedNotice logs a page section's failed model API call op (through
+// modelFailure) and returns the section's error notice: answered when the
+// model API answered with an error, unanswered when it did not answer.
+func (a *App) failedNotice(c echo.Context, op string, err error, title, answered, unanswered string) *views.Notice {
+	text := answered
+	if status, _ := a.modelFailure(c, op, err); status == http.StatusServiceUnavailable {
+		text = unanswered
+	}
+	return &views.Notice{Kind: "error", Title: title, Text: text}
+}
+
 // modelFailure logs a failed model API call with the API's error body and
 // returns the status and message the page shows.
 func (a *App) modelFailure(c echo.Context, op string, err error) (int, *views.Notice) {

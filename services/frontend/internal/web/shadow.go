@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -31,12 +30,9 @@ func (a *App) shadow(c echo.Context, sh *modelapi.Shadow, err error, now time.Ti
 		return views.Shadow{Notice: &views.Notice{Kind: "info", Title: "No shadow configured",
 			Text: "The model service has no /monitoring/shadow: it predates shadow scoring."}}, nil
 	case err != nil:
-		status, _ := a.modelFailure(c, "shadow", err)
-		text := "The model service failed to report its shadow scoring; try again later."
-		if status == http.StatusServiceUnavailable {
-			text = "The model API is not answering, so there is no comparison to show. This section works again as soon as it is back."
-		}
-		return views.Shadow{Notice: &views.Notice{Kind: "error", Title: "Shadow scoring unavailable", Text: text}}, nil
+		return views.Shadow{Notice: a.failedNotice(c, "shadow", err, "Shadow scoring unavailable",
+			"The model service failed to report its shadow scoring; try again later.",
+			"The model API is not answering, so there is no comparison to show. This section works again as soon as it is back.")}, nil
 	}
 	return shadowView(sh, now)
 }
