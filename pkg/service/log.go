@@ -11,11 +11,12 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Log buffering: lines are written to stdout in batches, at the latest
-// every LogFlushInterval or when LogBufferSize bytes are waiting. An error
-// line and everything before it is written at once. A graceful stop
-// flushes everything; a crash (SIGKILL, an OOM kill, a runtime fatal
-// error) loses at most the lines of the last LogFlushInterval.
+// Log buffering: lines are written to stdout in batches, by a goroutine of
+// the logger's own (logWriter), at the latest every LogFlushInterval or as
+// soon as LogBufferSize bytes are waiting. An error line and everything
+// before it is written at once. A graceful stop flushes everything; a crash
+// (SIGKILL, an OOM kill, a runtime fatal error) loses at most the lines of
+// the last LogFlushInterval.
 const (
 	LogFlushInterval = time.Second
 	LogBufferSize    = 256 << 10
@@ -27,7 +28,8 @@ const (
 //
 // It is built for the request path: no caller annotation (every event has
 // a distinct message, and unwinding the stack on every line cost more than
-// a prediction) and no write syscall per line.
+// a prediction), no write syscall per line, and no request waiting for a
+// write to finish.
 func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (*zap.Logger, func()) {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "time"
@@ -35,7 +37,7 @@ func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (
 	// Durations as float milliseconds; fields carrying them end in _ms.
 	enc.EncodeDuration = func(d time.Duration, pe zapcore.PrimitiveArrayEncoder) { pe.AppendFloat64(float64(d) / 1e6) }
 	enc.NewReflectedEncoder = newRawEncoder
-	ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), Size: LogBufferSize, FlushInterval: LogFlushInterval}
+	ws := newLogWriter(zapcore.AddSync(w), LogBufferSize, LogFlushInterval)
 	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, level)}
 	log := zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).
 		With(zap.String("service", service), zap.String("env", env), zap.String("version", version))

@@ -2,9 +2,11 @@
 // machine: net/http reading the request body and answering a constant JSON.
 //
 // Every server runs pinned to one core (-server-cpu) and wrk drives it from
-// another (-load-cpu). Rounds are interleaved (limit, then each model
-// configuration, round after round) so drift in the machine's speed hits
-// every target alike, and each figure is the median over the rounds.
+// another (-load-cpu). Rounds are interleaved: each round runs every
+// target forward (limit, then each model configuration) and then backward,
+// half the duration each time, so that a drift in the machine's speed hits
+// every target alike. Each figure is the median over the rounds, and each
+// ratio the median of the rounds' ratios.
 //
 //	model-perf -bin bin/model-service                       # what `make perf` runs
 //	model-perf -bin bin/model-service -variant 'logs at warn=MODEL_LOG_LEVEL=warn'
@@ -176,8 +178,8 @@ func run(args []string) error {
 	var c config
 	fs := flag.NewFlagSet("model-perf", flag.ContinueOnError)
 	fs.StringVar(&c.bin, "bin", "bin/model-service", "the model-service binary")
-	fs.IntVar(&c.rounds, "rounds", 3, "interleaved rounds; figures are the median")
-	fs.DurationVar(&c.duration, "duration", 5*time.Second, "length of one measurement")
+	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds; figures are the median, ratios the median of the rounds' ratios")
+	fs.DurationVar(&c.duration, "duration", 4*time.Second, "each target's measurement in a round, in two halves (forward and backward)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured load before the first round")
 	fs.IntVar(&c.conns, "conns", 32, "concurrent connections for single records")
 	fs.IntVar(&c.batchConns, "batch-conns", 4, "concurrent connections for batches")
@@ -311,7 +313,7 @@ func run(args []string) error {
 		}
 	}
 
-	fmt.Printf("model-perf: servers on CPU %s, wrk on CPU %s, %d interleaved rounds of %s; %s\n",
+	fmt.Printf("model-perf: servers on CPU %s, wrk on CPU %s, %d interleaved rounds, %s a target each (forward, then backward); %s\n",
 		c.serverCPU, c.loadCPU, c.rounds, c.duration, cpuModel())
 	for _, l := range loads {
 		for _, t := range targets {
@@ -321,19 +323,31 @@ func run(args []string) error {
 			t.prunePredictionLog()
 		}
 	}
+	// Each round runs the targets forward, then backward, for half the
+	// duration each time: every target's two halves are centred on the
+	// same moment of the round, so a steady drift in the machine's speed
+	// (this VM's moves by a tenth within a minute) cancels out of every
+	// comparison instead of favouring whichever target runs first.
 	res := map[string]map[string][]result{}
+	palindrome := append(slices.Clone(targets), targets...)
+	slices.Reverse(palindrome[len(targets):])
 	for r := 1; r <= c.rounds; r++ {
 		for _, l := range loads {
-			for _, t := range targets {
-				m, err := wrk(ctx, c, t, l, c.duration)
+			halves := map[*target][]result{}
+			for _, t := range palindrome {
+				m, err := wrk(ctx, c, t, l, c.duration/2)
 				if err != nil {
 					return err
 				}
-				if res[l.name] == nil {
-					res[l.name] = map[string][]result{}
-				}
-				res[l.name][t.name] = append(res[l.name][t.name], m)
+				halves[t] = append(halves[t], m)
 				t.prunePredictionLog()
+			}
+			if res[l.name] == nil {
+				res[l.name] = map[string][]result{}
+			}
+			for _, t := range targets {
+				m := mean(halves[t])
+				res[l.name][t.name] = append(res[l.name][t.name], m)
 				fmt.Fprintf(os.Stderr, "round %d %-16s %-40s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n",
 					r, l.name, t.name, m.rps, m.p50.Seconds()*1e3, m.p99.Seconds()*1e3)
 			}
@@ -673,17 +687,33 @@ func wrk(ctx context.Context, c config, t *target, l load, d time.Duration) (res
 	return r, nil
 }
 
+// mean combines the halves of one round's measurement of a target.
+func mean(rs []result) result {
+	var m result
+	for _, r := range rs {
+		m.rps += r.rps / float64(len(rs))
+		m.p50 += r.p50 / time.Duration(len(rs))
+		m.p99 += r.p99 / time.Duration(len(rs))
+	}
+	return m
+}
+
+func medianOf(xs []float64) float64 {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
+
 func median(rs []result) result {
 	pick := func(f func(result) float64) float64 {
 		xs := make([]float64, len(rs))
 		for i, r := range rs {
 			xs[i] = f(r)
 		}
-		slices.Sort(xs)
-		if n := len(xs); n%2 == 0 {
-			return (xs[n/2-1] + xs[n/2]) / 2
-		}
-		return xs[len(xs)/2]
+		return medianOf(xs)
 	}
 	return result{
 		rps: pick(func(r result) float64 { return r.rps }),
@@ -692,22 +722,47 @@ func median(rs []result) result {
 	}
 }
 
+// paired is a comparison of two targets measured in the same rounds: the
+// ratio in each round, so that the machine's speed in that round divides
+// out.
+type paired []float64
+
+func pair(a, b []result, f func(result) float64) paired {
+	p := make(paired, len(a))
+	for i := range a {
+		p[i] = f(a[i]) / f(b[i])
+	}
+	return p
+}
+
+func rps(r result) float64 { return r.rps }
+func p99(r result) float64 { return float64(r.p99) }
+
+// median is the comparison's figure: the median of its rounds' ratios.
+func (p paired) median() float64 { return medianOf(p) }
+
+// String is the median with the rounds' range: "0.95 (0.93–0.97)".
+func (p paired) String() string {
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", p.median(), slices.Min(p), slices.Max(p))
+}
+
 func report(w io.Writer, targets []*target, loads []load, res map[string]map[string][]result) {
 	ms := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1e3, 'f', 3, 64) }
 	for _, l := range loads {
-		fmt.Fprintf(w, "\n== %s, %d connections (median of %d rounds) ==\n", l.name, l.conns, len(res[l.name][targets[0].name]))
+		fmt.Fprintf(w, "\n== %s, %d connections (medians of %d rounds; ratios are the median of the rounds' ratios) ==\n", l.name, l.conns, len(res[l.name][targets[0].name]))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "target\treq/s\trows/s\tp50 ms\tp99 ms\treq/s vs limit\tp99 vs limit\tdefault ÷ this\t")
-		limit := median(res[l.name][targets[0].name])
-		def := median(res[l.name][targets[1].name])
+		limit := res[l.name][targets[0].name]
+		def := res[l.name][targets[1].name]
 		for i, t := range targets {
-			m := median(res[l.name][t.name])
+			rs := res[l.name][t.name]
+			m := median(rs)
 			vsDefault := ""
 			if i > 1 {
-				vsDefault = strconv.FormatFloat(def.rps/m.rps, 'f', 2, 64)
+				vsDefault = strconv.FormatFloat(pair(def, rs, rps).median(), 'f', 2, 64)
 			}
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%s\t%.2f\t%.2f\t%s\t\n", t.name, m.rps, m.rps*float64(l.rows),
-				ms(m.p50), ms(m.p99), m.rps/limit.rps, float64(m.p99)/float64(limit.p99), vsDefault)
+				ms(m.p50), ms(m.p99), pair(rs, limit, rps).median(), pair(rs, limit, p99).median(), vsDefault)
 		}
 		tw.Flush()
 	}
@@ -716,29 +771,35 @@ func report(w io.Writer, targets []*target, loads []load, res map[string]map[str
 		fmt.Fprintf(w, "%s logged %s\n", t.name, t.logged)
 	}
 	one, big := loads[0].name, loads[1].name
-	lim, def := median(res[one][targets[0].name]), median(res[one][targets[1].name])
+	lim, def := res[one][targets[0].name], res[one][targets[1].name]
 	batch := median(res[big][targets[1].name])
-	fmt.Fprintf(w, "\nsingle record, default configuration: %.2f of the limit's req/s (target >= 0.80: %s), p99 %.2fx the limit's (target <= 2: %s)\n",
-		def.rps/lim.rps, verdict(def.rps/lim.rps >= 0.80), float64(def.p99)/float64(lim.p99), verdict(float64(def.p99) <= 2*float64(lim.p99)))
+	vsLimit, p99VsLimit := pair(def, lim, rps), pair(def, lim, p99)
+	fmt.Fprintf(w, "\nsingle record, default configuration: %s of the limit's req/s (target >= 0.80: %s), p99 %sx the limit's (target <= 2: %s)\n",
+		vsLimit, verdict(vsLimit.median() >= 0.80), p99VsLimit, verdict(p99VsLimit.median() <= 2))
 	fmt.Fprintf(w, "%s, default configuration: %.0f rows/s (target >= 1,500,000: %s)\n",
 		big, batch.rps*float64(loads[1].rows), verdict(batch.rps*float64(loads[1].rows) >= 1.5e6))
 	for _, t := range targets[2:] {
-		v := median(res[one][t.name])
-		fmt.Fprintf(w, "single record, %s: %.2f of the limit's req/s, p99 %.2fx the limit's; default ÷ this %.2f\n",
-			strings.TrimPrefix(t.name, "model-service "), v.rps/lim.rps, float64(v.p99)/float64(lim.p99), def.rps/v.rps)
+		v := res[one][t.name]
+		fmt.Fprintf(w, "single record, %s: %s of the limit's req/s, p99 %sx the limit's; default ÷ this %s\n",
+			strings.TrimPrefix(t.name, "model-service "), pair(v, lim, rps), pair(v, lim, p99), pair(def, v, rps))
 		if t.shadowOff != nil {
-			off := median(res[one][t.shadowOff.name])
-			fmt.Fprintf(w, "single record, %s ÷ %s: %.2f (target >= 0.95: %s)\n",
-				strings.TrimPrefix(t.name, "model-service "), strings.TrimPrefix(t.shadowOff.name, "model-service "), v.rps/off.rps, verdict(v.rps/off.rps >= 0.95))
+			onOff := pair(v, res[one][t.shadowOff.name], rps)
+			fmt.Fprintf(w, "single record, %s ÷ %s: %s (target >= 0.95: %s)\n",
+				strings.TrimPrefix(t.name, "model-service "), strings.TrimPrefix(t.shadowOff.name, "model-service "), onOff, verdict(onOff.median() >= 0.95))
 		}
 		if t.auth {
-			fmt.Fprintf(w, "single record, auth on ÷ default (auth off): %.2f (target >= 0.95: %s)\n",
-				v.rps/def.rps, verdict(v.rps/def.rps >= 0.95))
+			onOff := pair(v, def, rps)
+			fmt.Fprintf(w, "single record, auth on ÷ default (auth off): %s (target >= 0.95: %s)\n", onOff, verdict(onOff.median() >= 0.95))
 		}
 		if t.predlog != "" {
 			// A feature turned on: its throughput as a share of the default's.
-			fmt.Fprintf(w, "single record, %s ÷ default (log off): %.2f (target >= 0.90: %s)\n",
-				strings.TrimPrefix(t.name, "model-service "), v.rps/def.rps, verdict(v.rps/def.rps >= 0.90))
+			onOff := pair(v, def, rps)
+			fmt.Fprintf(w, "single record, %s ÷ default (log off): %s (target >= 0.90: %s)\n",
+				strings.TrimPrefix(t.name, "model-service "), onOff, verdict(onOff.median() >= 0.90))
+		}
+		if t.bin != "" {
+			// Another build: the default's throughput as a share of its.
+			fmt.Fprintf(w, "%s, default ÷ %s: %s\n", big, strings.TrimPrefix(t.name, "model-service "), pair(res[big][targets[1].name], res[big][t.name], rps))
 		}
 	}
 }
