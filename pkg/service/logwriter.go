@@ -102,9 +102,7 @@ func (w *logWriter) flush() error {
 	}
 	_, err := w.out.Write(b)
 	w.mu.Lock()
-	if cap(b) <= 2*w.size { // a burst's larger buffer goes back to the GC
-		w.spare = b[:0]
-	}
+	w.spare = b[:0] // at most max bytes and a line: kept, as a burst comes again
 	w.mu.Unlock()
 	return err
 }

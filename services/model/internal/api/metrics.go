@@ -9,7 +9,7 @@ import (
 // modelMetrics are the model-level metrics beyond the HTTP ones.
 type modelMetrics struct {
 	predictions *prometheus.CounterVec
-	predicted   prometheus.Histogram
+	predicted   *batchHistogram
 	outOfRange  *prometheus.CounterVec
 	info        *prometheus.GaugeVec
 
@@ -31,10 +31,8 @@ func newModelMetrics(reg prometheus.Registerer) *modelMetrics {
 		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "model_predictions_total", Help: "Predictions served (records), by endpoint.",
 		}, []string{"endpoint"}),
-		predicted: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "model_predicted_body_mass_grams", Help: "Distribution of predicted body mass; a shift signals input drift.",
-			Buckets: prometheus.LinearBuckets(2500, 250, 17), // 2500 … 6500 g
-		}),
+		predicted: newBatchHistogram("model_predicted_body_mass_grams", "Distribution of predicted body mass; a shift signals input drift.",
+			prometheus.LinearBuckets(2500, 250, 17)), // 2500 … 6500 g
 		outOfRange: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "model_inputs_out_of_range_total",
 			Help: "Records predicted as extrapolations, by the feature(s) and the reason: training_range (bill length outside the pooled range), species_range (outside its species' range), leverage (above the largest training leverage). A record counts once under each reason that holds.",

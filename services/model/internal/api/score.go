@@ -61,7 +61,6 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 			}
 		}
 		sc.fit = append(sc.fit, y)
-		s.metrics.predicted.Observe(y)
 		e := m.Extrapolation(in, h)
 		sc.extrapolation = append(sc.extrapolation, e)
 		if e != 0 {
@@ -73,6 +72,7 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 			}
 		}
 	}
+	s.metrics.predicted.observe(sc.fit)
 	s.metrics.byEndpoint[endpoint].Add(float64(len(inputs)))
 	var now time.Time
 	if sv.drift != nil || s.predlog != nil {
