@@ -12,13 +12,14 @@ import (
 )
 
 // Log buffering: lines are written to stdout in batches, by a goroutine of
-// the logger's own (logWriter), at the latest every LogFlushInterval or as
-// soon as LogBufferSize bytes are waiting. An error line and everything
-// before it is written at once. A graceful stop flushes everything; a crash
-// (SIGKILL, an OOM kill, a runtime fatal error) loses at most the lines of
-// the last LogFlushInterval.
+// the logger's own (logWriter), LogFlushInterval after the first line of a
+// batch or as soon as LogBufferSize bytes are waiting. An error line and
+// everything before it is written at once. A graceful stop flushes everything; a crash
+// (SIGKILL, an OOM kill, a runtime fatal error) loses the lines of the last
+// LogFlushInterval at most, unless the output had stalled (then what waits:
+// up to 8 × LogBufferSize, and the batch being written).
 const (
-	LogFlushInterval = time.Second
+	LogFlushInterval = 100 * time.Millisecond
 	LogBufferSize    = 256 << 10
 )
 
@@ -38,7 +39,7 @@ func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (
 	enc.EncodeDuration = func(d time.Duration, pe zapcore.PrimitiveArrayEncoder) { pe.AppendFloat64(float64(d) / 1e6) }
 	enc.NewReflectedEncoder = newRawEncoder
 	ws := newLogWriter(zapcore.AddSync(w), LogBufferSize, LogFlushInterval)
-	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, level)}
+	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, level), ws}
 	log := zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).
 		With(zap.String("service", service), zap.String("env", env), zap.String("version", version))
 	return log, func() { _ = ws.Stop() }
@@ -46,12 +47,18 @@ func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (
 
 // flushOnError writes an entry at error level or above, and every line
 // buffered before it, straight away: the lines that explain a failure must
-// not wait for the next flush, nor be lost if the failure is fatal. (Used
-// as a pointer, so that adding it to a CheckedEntry allocates nothing.)
-type flushOnError struct{ zapcore.Core }
+// not wait for the next flush, nor be lost if the failure is fatal. It
+// writes them to the kernel, which keeps them if the process dies, and
+// does not fsync: a burst of failing requests must not queue on the disk.
+// (Used as a pointer, so that adding it to a CheckedEntry allocates
+// nothing.)
+type flushOnError struct {
+	zapcore.Core
+	w *logWriter
+}
 
 func (c *flushOnError) With(fields []zapcore.Field) zapcore.Core {
-	return &flushOnError{c.Core.With(fields)}
+	return &flushOnError{c.Core.With(fields), c.w}
 }
 
 func (c *flushOnError) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -66,7 +73,7 @@ func (c *flushOnError) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 		return err
 	}
 	if ent.Level >= zapcore.ErrorLevel {
-		return c.Core.Sync()
+		return c.w.flush()
 	}
 	return nil
 }

@@ -1,15 +1,17 @@
 package service
 
 import (
+	"errors"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 )
 
 // logWriter is the logger's output. Lines are appended to a buffer in
-// memory and written out by a goroutine of its own, at the latest every
-// interval or as soon as size bytes wait, so a write that blocks (a file
+// memory and written out by a goroutine of its own, at the latest interval
+// after the first of them or as soon as size bytes wait, so a write that blocks (a file
 // whose pages the kernel is busy with, a pipe its reader drains slowly)
 // stalls no request: with zap's BufferedWriteSyncer, the request whose line
 // filled the buffer wrote it out, holding the lock every other request's
@@ -31,8 +33,9 @@ type logWriter struct {
 	// (the writer goroutine, Sync) takes them.
 	wmu sync.Mutex
 
-	kick chan struct{} // size bytes wait
-	stop chan struct{}
+	first chan struct{} // a line went into the empty buffer
+	full  chan struct{} // size bytes wait
+	stop  chan struct{}
 	done chan struct{}
 }
 
@@ -40,23 +43,34 @@ func newLogWriter(out zapcore.WriteSyncer, size int, interval time.Duration) *lo
 	w := &logWriter{
 		out: out, size: size, max: 8 * size,
 		buf:  make([]byte, 0, size),
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		first: make(chan struct{}, 1), full: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	w.taken = sync.NewCond(&w.mu)
 	go w.run(interval)
 	return w
 }
 
+// run writes a batch interval after its first line, or as soon as size
+// bytes wait. An idle service costs no wake-ups. A signal left over from a
+// batch that Sync took costs one empty flush at most.
 func (w *logWriter) run(interval time.Duration) {
 	defer close(w.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	t := time.NewTimer(interval)
+	t.Stop()
 	for {
 		select {
-		case <-w.kick:
-		case <-t.C:
+		case <-w.first:
 		case <-w.stop:
 			return
+		}
+		t.Reset(interval)
+		select {
+		case <-t.C:
+		case <-w.full:
+			t.Stop()
+		case <-w.stop:
+			return // Stop writes what is left
 		}
 		w.flush()
 	}
@@ -70,19 +84,27 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	for len(w.buf) > 0 && len(w.buf)+len(p) > w.max && !w.stopped {
 		w.taken.Wait()
 	}
+	first := len(w.buf) == 0
 	w.buf = append(w.buf, p...)
 	full, stopped := len(w.buf) >= w.size, w.stopped
 	w.mu.Unlock()
 	if stopped {
 		return len(p), w.flush()
 	}
+	if first {
+		notify(w.first)
+	}
 	if full {
-		select {
-		case w.kick <- struct{}{}:
-		default: // already kicked
-		}
+		notify(w.full)
 	}
 	return len(p), nil
+}
+
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default: // already signalled
+	}
 }
 
 // flush writes out every line appended so far.
@@ -107,13 +129,17 @@ func (w *logWriter) flush() error {
 	return err
 }
 
-// Sync writes out every line appended so far, then syncs out: the error
-// path (flushOnError) relies on it to write an error line at once.
+// Sync writes out every line appended so far, then syncs out. Stdout is
+// most often a pipe or a terminal, which cannot be synced: the lines are
+// with the kernel once written, and that error is no failure.
 func (w *logWriter) Sync() error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	return w.out.Sync()
+	if err := w.out.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
+	}
+	return nil
 }
 
 // Stop stops the writer goroutine and writes out what is left; lines

@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -160,5 +162,48 @@ func TestLogWriterConcurrent(t *testing.T) {
 	}
 	if len(seen) != 8*500 {
 		t.Errorf("%d distinct lines, want %d", len(seen), 8*500)
+	}
+}
+
+// TestLogWriterWritesALoneLine: a line with nothing after it is written
+// once the interval has passed, and a second batch after an idle spell
+// is too: the writer goroutine does not wait for the buffer to fill.
+func TestLogWriterWritesALoneLine(t *testing.T) {
+	var out lockedBuffer
+	w := newLogWriter(zapcore.AddSync(&out), 1<<20, 10*time.Millisecond)
+	defer w.Stop()
+	for i, want := range []string{string(line(1)), string(line(1)) + string(line(2))} {
+		w.Write(line(i + 1))
+		deadline := time.Now().Add(10 * time.Second)
+		for out.String() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("batch %d: after 10s the output holds %q", i+1, out.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // idle
+	}
+}
+
+// TestLogWriterSyncsAPipe: stdout is often a pipe, which cannot be synced;
+// Sync still succeeds once the lines are written to it.
+func TestLogWriterSyncsAPipe(t *testing.T) {
+	r, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w := newLogWriter(pw, 1<<20, time.Hour)
+	w.Write(line(1))
+	if err := w.Sync(); err != nil {
+		t.Errorf("Sync to a pipe: %v", err)
+	}
+	if err := w.Stop(); err != nil {
+		t.Errorf("Stop on a pipe: %v", err)
+	}
+	pw.Close()
+	got, _ := io.ReadAll(r)
+	if string(got) != string(line(1)) {
+		t.Errorf("the pipe got %q", got)
 	}
 }

@@ -38,7 +38,7 @@ func TestModelAPIKey(t *testing.T) {
 	startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_ENV=prod", "MODEL_API_KEYS_FILE="+keys)
 	waitReady(t, "http://"+modelAddr+"/readyz")
 	logPath := filepath.Join(dir, "frontend.log")
-	startProcLog(t, frontBin, logPath, "FRONTEND_ADDR="+frontAddr, "FRONTEND_ENV=prod",
+	front := startProcLog(t, frontBin, logPath, "FRONTEND_ADDR="+frontAddr, "FRONTEND_ENV=prod",
 		"FRONTEND_MODEL_URL=http://"+modelAddr, "FRONTEND_MODEL_API_KEY_FILE="+keyPath)
 	waitReady(t, "http://"+frontAddr+"/readyz")
 
@@ -86,6 +86,7 @@ func TestModelAPIKey(t *testing.T) {
 	if _, body := page("/status"); !strings.Contains(body, "Model API auth failure") || !strings.Contains(body, "401") {
 		t.Error("the Status page does not report the auth failure")
 	}
+	front.stop(t) // every line written
 	logs, _ := os.ReadFile(logPath)
 	if !strings.Contains(string(logs), "model API auth failure") {
 		t.Error("the frontend's logs do not report the auth failure")

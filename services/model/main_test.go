@@ -104,6 +104,24 @@ func cleanEnv() []string {
 
 func (p *proc) url(path string) string { return "http://" + p.addr + path }
 
+// waitLog waits until the running service has logged want at least n
+// times (lines reach stdout in batches, a tenth of a second apart at
+// most), and returns its output so far.
+func (p *proc) waitLog(t *testing.T, want string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs := p.stdout.String()
+		if strings.Count(logs, want) >= n {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s the service has logged %q %d times, want %d", want, strings.Count(logs, want), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (p *proc) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -181,7 +181,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if logs := p.stdout.String(); strings.Count(logs, `"model reloaded"`) != swaps || !strings.Contains(logs, `"from":"`+third+`","to":"`+second+`"`) {
+	if logs := p.waitLog(t, `"model reloaded"`, swaps); strings.Count(logs, `"model reloaded"`) != swaps || !strings.Contains(logs, `"from":"`+third+`","to":"`+second+`"`) {
 		t.Errorf("logs lack the %d 'model reloaded' events with from and to", swaps)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -202,7 +202,11 @@ func TestPinnedVersionDoesNotReload(t *testing.T) {
 	if v := p.servedVersion(t); v != first {
 		t.Errorf("pinned %s, serving %s", first, v)
 	}
-	if strings.Contains(p.stdout.String(), "model reload watching") {
-		t.Error("a pinned service watches its store")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	if logs := p.stdout.String(); !strings.Contains(logs, `"msg":"shutdown complete"`) || strings.Contains(logs, "model reload watching") {
+		t.Error("a pinned service watches its store, or its logs are incomplete")
 	}
 }
