@@ -36,13 +36,13 @@ type logWriter struct {
 	first chan struct{} // a line went into the empty buffer
 	full  chan struct{} // size bytes wait
 	stop  chan struct{}
-	done chan struct{}
+	done  chan struct{}
 }
 
 func newLogWriter(out zapcore.WriteSyncer, size int, interval time.Duration) *logWriter {
 	w := &logWriter{
 		out: out, size: size, max: 8 * size,
-		buf:  make([]byte, 0, size),
+		buf:   make([]byte, 0, size),
 		first: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
