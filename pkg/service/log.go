@@ -14,10 +14,11 @@ import (
 // Log buffering: lines are written to stdout in batches, by a goroutine of
 // the logger's own (logWriter), LogFlushInterval after the first line of a
 // batch or as soon as LogBufferSize bytes are waiting. An error line and
-// everything before it is written at once. A graceful stop flushes everything; a crash
-// (SIGKILL, an OOM kill, a runtime fatal error) loses the lines of the last
-// LogFlushInterval at most, unless the output had stalled (then what waits:
-// up to 8 × LogBufferSize, and the batch being written).
+// everything before it is written at once. A graceful stop flushes
+// everything; a crash (SIGKILL, an OOM kill, a runtime fatal error) loses
+// the lines of the last LogFlushInterval at most, unless the output had
+// stalled (then what waits: up to 8 × LogBufferSize, and the batch being
+// written).
 const (
 	LogFlushInterval = 100 * time.Millisecond
 	LogBufferSize    = 256 << 10

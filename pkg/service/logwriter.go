@@ -10,14 +10,15 @@ import (
 )
 
 // logWriter is the logger's output. Lines are appended to a buffer in
-// memory and written out by a goroutine of its own, at the latest interval
-// after the first of them or as soon as size bytes wait, so a write that blocks (a file
-// whose pages the kernel is busy with, a pipe its reader drains slowly)
-// stalls no request: with zap's BufferedWriteSyncer, the request whose line
-// filled the buffer wrote it out, holding the lock every other request's
-// lines wait on, and that wait was the service's p99 latency (see make
-// perf). The buffer is bounded: with max bytes waiting, Write waits for the
-// writer goroutine rather than drop a line.
+// memory and written out by a goroutine of its own, interval after the
+// first of them at the latest or as soon as size bytes wait, so a write
+// that blocks (a file whose pages the kernel is busy with, a pipe its
+// reader drains slowly) stalls no request: with zap's
+// BufferedWriteSyncer, the request whose line filled the buffer wrote it
+// out, holding the lock every other request's lines wait on, and that wait
+// was the service's p99 latency (see make perf). The buffer is bounded:
+// with max bytes waiting, Write waits for the writer goroutine rather than
+// drop a line.
 type logWriter struct {
 	out       zapcore.WriteSyncer
 	size, max int

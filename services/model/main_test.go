@@ -176,6 +176,19 @@ func refusedWithin(addr string, d time.Duration) bool {
 	return false
 }
 
+// stop sends SIGTERM, fails the test unless the service drains to exit 0,
+// and returns its output: every line, since a stop flushes the log.
+func (p *proc) stop(t *testing.T) string {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM\n%s", code, p.stderr)
+	}
+	return p.stdout.String()
+}
+
 func (p *proc) wait(t *testing.T) int {
 	t.Helper()
 	select {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/palmerops/penguins/services/model/internal/predlog"
@@ -50,12 +49,7 @@ func TestPredictionLogSurvivesSIGTERM(t *testing.T) {
 	post("/predict?interval=prediction", "batch", `[{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}, {"bill_length_mm": 39.1, "species": "Adelie", "sex": "female"}]`)
 	post("/v2/models/penguin_model/infer", "oip", `{"inputs":[{"name":"bill_length_mm","shape":[1],"datatype":"FP64","data":[50]},{"name":"species","shape":[1],"datatype":"BYTES","data":["Chinstrap"]},{"name":"sex","shape":[1],"datatype":"BYTES","data":["female"]}]}`)
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM\n%s", code, p.stdout.String())
-	}
+	p.stop(t)
 
 	names, err := predlog.Files(dir)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -184,10 +183,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	if logs := p.waitLog(t, `"model reloaded"`, swaps); strings.Count(logs, `"model reloaded"`) != swaps || !strings.Contains(logs, `"from":"`+third+`","to":"`+second+`"`) {
 		t.Errorf("logs lack the %d 'model reloaded' events with from and to", swaps)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Errorf("exit code %d after SIGTERM", code)
-	}
+	p.stop(t)
 }
 
 // TestPinnedVersionDoesNotReload: MODEL_VERSION pins; a newer version in
@@ -202,11 +198,7 @@ func TestPinnedVersionDoesNotReload(t *testing.T) {
 	if v := p.servedVersion(t); v != first {
 		t.Errorf("pinned %s, serving %s", first, v)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Errorf("exit code %d after SIGTERM", code)
-	}
-	if logs := p.stdout.String(); !strings.Contains(logs, `"msg":"shutdown complete"`) || strings.Contains(logs, "model reload watching") {
+	if logs := p.stop(t); !strings.Contains(logs, `"msg":"shutdown complete"`) || strings.Contains(logs, "model reload watching") {
 		t.Error("a pinned service watches its store, or its logs are incomplete")
 	}
 }

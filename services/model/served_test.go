@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/palmerops/penguins/pkg/massmodel"
@@ -62,12 +61,7 @@ func TestEvaluateServedPredictions(t *testing.T) {
 		}
 	}
 	labels.WriteString("never-served,0,2008,4200\n")
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
+	p.stop(t)
 	data := filepath.Join(t.TempDir(), "labels.csv")
 	if err := os.WriteFile(data, []byte(labels.String()), 0o644); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,11 +93,7 @@ func TestShadowFollowsItsAliasUnderLoad(t *testing.T) {
 	}
 
 	// Stopped, the service has written every log line.
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.wait(t); code != 0 {
-		t.Errorf("exit code %d", code)
-	}
-	logs := p.stdout.String()
+	logs := p.stop(t)
 	for _, want := range []string{
 		`"msg":"shadow scoring unavailable; the served model is not affected"`,
 		`"msg":"model reloaded","service":"model-service","env":"dev","version":"dev","role":"shadow","from":"","to":"` + v2 + `"`,

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,10 +70,5 @@ func TestPromotionAndRollbackUnderLoad(t *testing.T) {
 	if l.versions[v1] == 0 || l.versions[v2] == 0 || len(l.versions) != 2 {
 		t.Errorf("answers by version %v; want both %s and %s", l.versions, v1, v2)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(t); code != 0 {
-		t.Errorf("exit %d", code)
-	}
+	p.stop(t)
 }
