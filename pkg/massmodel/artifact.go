@@ -403,6 +403,7 @@ func (a *Artifact) model() (*Model, error) {
 	if a.Domain != nil {
 		m.setDomain(a.Domain)
 	}
+	m.setMessageText()
 	return m, err
 }
 

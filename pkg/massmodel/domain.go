@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/palmerops/penguins/pkg/penguins"
 )
@@ -108,36 +107,79 @@ func (m *Model) setDomain(d *Domain) {
 
 // ExtrapolationMessage says, in a sentence, why in (with the given
 // leverage) is the extrapolation e: which range it leaves, by how much its
-// leverage exceeds the training rows' largest. It is for warnings, off the
-// hot path.
+// leverage exceeds the training rows' largest.
 func (m *Model) ExtrapolationMessage(in Input, e Extrapolation, leverage float64) string {
+	return string(m.AppendExtrapolationMessage(nil, in, e, leverage))
+}
+
+// AppendExtrapolationMessage appends ExtrapolationMessage's sentence to b.
+// A response lists up to a hundred of them, so the ranges are written once
+// per model (setMessageText) and only the input's own numbers here. The
+// sentence is plain ASCII without quotes or backslashes: it may go into a
+// JSON string as it is.
+func (m *Model) AppendExtrapolationMessage(b []byte, in Input, e Extrapolation, leverage float64) []byte {
 	if e == 0 {
-		return ""
+		return b
 	}
-	g := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-	span := func(lo, hi float64) string { return "[" + g(lo) + ", " + g(hi) + "]" }
-	bill := "bill_length_mm " + g(in.BillLengthMM)
-	var parts []string
-	species := in.Species.String()
+	start := len(b)
+	bill := func(b []byte) []byte {
+		return strconv.AppendFloat(append(b, "bill_length_mm "...), in.BillLengthMM, 'g', -1, 64)
+	}
+	speciesRange := func(b []byte) []byte {
+		b = append(b, "the "...)
+		b = append(b, in.Species.String()...)
+		b = append(b, " training range "...)
+		if in.Species.Valid() {
+			b = append(b, m.speciesSpan[in.Species]...)
+		}
+		return b
+	}
 	switch {
 	case e&OutsideTrainingRange != 0 && e&OutsideSpeciesRange != 0:
-		parts = append(parts, bill+" is outside the training range "+span(m.billLo, m.billHi)+
-			" and the "+species+" training range "+span(m.speciesLo[in.Species], m.speciesHi[in.Species]))
+		b = append(append(bill(b), " is outside the training range "...), m.billSpan...)
+		b = speciesRange(append(b, " and "...))
 	case e&OutsideTrainingRange != 0:
-		parts = append(parts, bill+" is outside the training range "+span(m.billLo, m.billHi))
+		b = append(append(bill(b), " is outside the training range "...), m.billSpan...)
 	case e&OutsideSpeciesRange != 0:
-		parts = append(parts, bill+" is outside the "+species+" training range "+span(m.speciesLo[in.Species], m.speciesHi[in.Species]))
+		b = speciesRange(append(bill(b), " is outside "...))
 	}
 	if e&HighLeverage != 0 {
-		h, max := distinct(leverage, m.hMax)
-		if len(parts) == 0 {
+		if len(b) == start {
 			// Each value inside its range, the combination outside the data.
-			parts = append(parts, bill+" for a "+in.Sex.String()+" "+species+" has leverage "+h+" > "+max+", the largest in the training data")
+			b = append(append(append(append(bill(b), " for a "...), in.Sex.String()...), ' '), in.Species.String()...)
+			b = append(b, " has leverage "...)
 		} else {
-			parts = append(parts, "leverage "+h+" > "+max+", the largest in the training data")
+			b = append(b, "; leverage "...)
 		}
+		b = appendDistinct(b, leverage, m.hMax, m.hMaxText)
+		b = append(b, ", the largest in the training data"...)
 	}
-	return strings.Join(parts, "; ") + "; the prediction is an extrapolation"
+	return append(b, "; the prediction is an extrapolation"...)
+}
+
+// setMessageText writes the ranges that AppendExtrapolationMessage names.
+func (m *Model) setMessageText() {
+	span := func(lo, hi float64) []byte {
+		b := strconv.AppendFloat([]byte{'['}, lo, 'g', -1, 64)
+		return append(strconv.AppendFloat(append(b, ", "...), hi, 'g', -1, 64), ']')
+	}
+	m.billSpan = span(m.billLo, m.billHi)
+	for _, s := range penguins.AllSpecies {
+		m.speciesSpan[s] = span(m.speciesLo[s], m.speciesHi[s])
+	}
+	m.hMaxText = strconv.FormatFloat(m.hMax, 'g', 2, 64)
+}
+
+// appendDistinct appends "a > b" with both to 2 significant digits, or
+// more where that would print them alike; bText is b to 2 digits.
+func appendDistinct(dst []byte, a, b float64, bText string) []byte {
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, a, 'g', 2, 64)
+	if string(dst[start:]) != bText {
+		return append(append(dst, " > "...), bText...)
+	}
+	sa, sb := distinct(a, b)
+	return append(append(append(dst[:start], sa...), " > "...), sb...)
 }
 
 // distinct formats a and b to 2 significant digits, or more where that

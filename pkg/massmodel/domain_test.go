@@ -220,6 +220,45 @@ func TestReleasedArtifactFallsBackToThePooledRange(t *testing.T) {
 	}
 }
 
+// TestExtrapolationMessages: each combination of reasons in words, with
+// the leverage printed to as many digits as tell it from the largest, and
+// text that goes into a JSON string unescaped.
+func TestExtrapolationMessages(t *testing.T) {
+	_, m, err := TrainFrom(context.Background(), penguins.Embedded{}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adelie := Input{BillLengthMM: 55, Species: penguins.Adelie, Sex: penguins.Male}
+	for _, c := range []struct {
+		in       Input
+		e        Extrapolation
+		leverage float64
+		want     string
+	}{
+		{adelie, 0, 0, ""},
+		{adelie, OutsideSpeciesRange, 0,
+			"bill_length_mm 55 is outside the Adelie training range [32.1, 46]; the prediction is an extrapolation"},
+		{Input{BillLengthMM: 70, Species: penguins.Gentoo, Sex: penguins.Female}, OutsideTrainingRange, 0,
+			"bill_length_mm 70 is outside the training range [32.1, 59.6]; the prediction is an extrapolation"},
+		{Input{BillLengthMM: 31.5, Species: penguins.Chinstrap, Sex: penguins.Female}, OutsideTrainingRange | OutsideSpeciesRange | HighLeverage, 0.5,
+			"bill_length_mm 31.5 is outside the training range [32.1, 59.6] and the Chinstrap training range [40.9, 58]; " +
+				"leverage 0.5 > 0.086, the largest in the training data; the prediction is an extrapolation"},
+		{Input{BillLengthMM: 44.5, Species: penguins.Gentoo, Sex: penguins.Male}, HighLeverage, m.MaxLeverage() * 1.001,
+			"bill_length_mm 44.5 for a male Gentoo has leverage 0.086 > 0.0859, the largest in the training data; the prediction is an extrapolation"},
+	} {
+		got := m.ExtrapolationMessage(c.in, c.e, c.leverage)
+		if got != c.want {
+			t.Errorf("%v %v:\n got %q\nwant %q", c.in, c.e, got, c.want)
+		}
+		if q := strconv.Quote(got); q[1:len(q)-1] != got {
+			t.Errorf("%q needs escaping in JSON", got)
+		}
+		if b := m.AppendExtrapolationMessage([]byte("x"), c.in, c.e, c.leverage); string(b) != "x"+got {
+			t.Errorf("appended to %q: %q", "x", b)
+		}
+	}
+}
+
 // The extrapolation check's cost on the request path, next to
 // BenchmarkInterval and BenchmarkPredict: with intervals the leverage is
 // the interval's own x′ Cov x over σ²; without, the quadratic form on its
@@ -251,4 +290,21 @@ func BenchmarkPredictChecked(b *testing.B) {
 		sink += m.Predict(in) + float64(m.Extrapolation(in, m.Leverage(in)))
 	}
 	_ = sink
+}
+
+// The warning's cost: a response lists up to 100 of them, so a batch of
+// extrapolations pays it 100 times.
+func BenchmarkExtrapolationMessage(b *testing.B) {
+	_, m, err := TrainFrom(context.Background(), penguins.Embedded{}, testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := Input{BillLengthMM: 55, Species: penguins.Adelie, Sex: penguins.Male}
+	h := m.Leverage(in)
+	e := m.Extrapolation(in, h)
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf = m.AppendExtrapolationMessage(buf[:0], in, e, h)
+	}
 }

@@ -86,6 +86,11 @@ type Model struct {
 	// The leverage in each species × sex cell is a quadratic in bill
 	// length b, lev[species][sex] = {c0, c1, c2}: c0 + c1 b + c2 b².
 	lev [penguins.Gentoo + 1][penguins.Male + 1][3]float64
+
+	// The ranges and hMax as AppendExtrapolationMessage writes them.
+	billSpan    []byte
+	speciesSpan [penguins.Gentoo + 1][]byte
+	hMaxText    string
 }
 
 // Predict returns the expected body mass in grams. It does not allocate.
