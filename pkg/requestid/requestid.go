@@ -13,17 +13,29 @@ import (
 // Header is the HTTP header that carries the id.
 const Header = "X-Request-ID"
 
-type ctxKey struct{}
+// Key is the context key of the id. With stores the id under it; a
+// context type of a caller's own may answer it with a Carrier instead.
+type Key struct{}
+
+// Carrier carries a request id together with other per-request state of
+// its caller's, in one allocation: pkg/service's Observe keeps the id
+// with the name of the API key the request presented.
+type Carrier interface{ RequestID() string }
 
 // With returns ctx carrying id.
 func With(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	return context.WithValue(ctx, Key{}, id)
 }
 
 // From returns the id carried by ctx, or "".
 func From(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	switch v := ctx.Value(Key{}).(type) {
+	case string:
+		return v
+	case Carrier:
+		return v.RequestID()
+	}
+	return ""
 }
 
 // New returns a random 128-bit id in hex. An id must be unique, not secret:

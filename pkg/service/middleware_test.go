@@ -41,6 +41,40 @@ func TestObserveRequestIDHeader(t *testing.T) {
 	}
 }
 
+// TestObserveContext: the context Observe gives a request carries the id
+// to contexts derived from it, takes the API key's name to the access line,
+// and still ends when the request's own context does.
+func TestObserveContext(t *testing.T) {
+	o := newObserved(t)
+	o.e.GET("/", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Minute)
+		defer cancel()
+		if got := requestid.From(ctx); got != "abc" {
+			t.Errorf("requestid.From a derived context = %q, want abc", got)
+		}
+		if ctx.Err() == nil || context.Cause(ctx) != context.Canceled {
+			t.Errorf("the request's context ended, a derived one did not: %v", ctx.Err())
+		}
+		SetAPIKey(c, "reader")
+		if got := APIKey(c); got != "reader" {
+			t.Errorf("APIKey = %q", got)
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	req.Header.Set(requestid.Header, "abc")
+	o.e.ServeHTTP(httptest.NewRecorder(), req)
+	lines := o.logs.FilterMessage("request").All()
+	if len(lines) != 1 || lines[0].ContextMap()["api_key"] != "reader" || lines[0].ContextMap()["request_id"] != "abc" {
+		t.Errorf("access lines: %v, want one naming the key and the id", lines)
+	}
+	if got := APIKey(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), nil)); got != "" {
+		t.Errorf("APIKey outside Observe = %q", got)
+	}
+}
+
 // observed is an echo server wrapped in Observe, with its log and metrics.
 type observed struct {
 	e    *echo.Echo

@@ -2,6 +2,7 @@ package api
 
 import (
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -32,15 +33,7 @@ func (s *Server) require(scope auth.Scope) echo.MiddlewareFunc {
 			if s.auth == nil {
 				return next(c)
 			}
-			req := c.Request()
-			// The client's address for the failure limit: the peer, or
-			// what a trusted proxy says (MODEL_TRUSTED_PROXIES), never
-			// what any client claims.
-			addr := req.RemoteAddr
-			if s.echo.IPExtractor != nil {
-				addr = c.RealIP()
-			}
-			d := s.auth.Check(req.Header, addr, scope)
+			d := s.auth.Check(c.Request().Header, s.clientAddr(c), scope)
 			if d.Key != "" {
 				service.SetAPIKey(c, d.Key)
 			}
@@ -61,6 +54,20 @@ func (s *Server) require(scope auth.Scope) echo.MiddlewareFunc {
 			}
 		}
 	}
+}
+
+// clientAddr is the client's IP address, for the limit on failed
+// attempts: the peer's, or what a trusted proxy says
+// (MODEL_TRUSTED_PROXIES), never what any client claims.
+func (s *Server) clientAddr(c echo.Context) string {
+	if s.echo.IPExtractor != nil {
+		return c.RealIP()
+	}
+	addr := c.Request().RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // requireMetrics is /metrics's middleware: open, unless the metrics have a

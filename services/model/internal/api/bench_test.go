@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/palmerops/penguins/pkg/modelapi"
 	"github.com/palmerops/penguins/pkg/penguins"
 	"github.com/palmerops/penguins/pkg/service"
+	"github.com/palmerops/penguins/services/model/internal/auth"
 	"github.com/palmerops/penguins/services/model/internal/perfdata"
 	"github.com/palmerops/penguins/services/model/internal/shadow"
 )
@@ -78,11 +81,14 @@ func BenchmarkLimitHandler(b *testing.B) {
 
 // postLoop POSTs body to h's /predict until the benchmark ends, through
 // the same harness for the handler and the limit.
-func postLoop(b *testing.B, h http.Handler, body []byte) {
+func postLoop(b *testing.B, h http.Handler, body []byte, header ...string) {
 	b.ReportAllocs()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
 		req.RemoteAddr = "127.0.0.1:40000"
 		req.RequestURI = "/predict"
 		w := httptest.NewRecorder()
@@ -152,6 +158,33 @@ func BenchmarkPredictShadow(b *testing.B) {
 				b.Cleanup(sh.Close)
 			}
 			postLoop(b, srv.Handler(), batchBody(1))
+		})
+	}
+}
+
+// BenchmarkPredictAuth is /predict of one record with auth off and on (one
+// key, a rate limit the loop never reaches, every request sending the
+// key): the cost of auth and rate limiting on the request path, per
+// request. make perf measures the same over HTTP (-auth).
+func BenchmarkPredictAuth(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("auth=%v", on), func(b *testing.B) {
+			srv := benchServer(b)
+			var header []string
+			if on {
+				path := filepath.Join(b.TempDir(), "keys")
+				key, err := auth.Add(path, "perf", []auth.Scope{auth.Predict}, "", time.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				a, err := auth.New(zap.NewNop(), prometheus.NewRegistry(), path, auth.Limits{Rate: 1e9, Burst: 1e9})
+				if err != nil {
+					b.Fatal(err)
+				}
+				srv.EnableAuth(a)
+				header = []string{"Authorization", "Bearer " + key}
+			}
+			postLoop(b, srv.Handler(), batchBody(1), header...)
 		})
 	}
 }

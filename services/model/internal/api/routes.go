@@ -19,7 +19,7 @@ func (s *Server) routes(metrics http.Handler) {
 	e := s.echo
 	predict, read := s.require(auth.Predict), s.require(auth.Read)
 	service.GET(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs") })
-	e.POST("/predict", s.predict, predict)
+	service.POST(e, "/predict", s.predict, predict)
 	service.GET(e, "/ping", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"ping": "pong"}) })
 	service.GET(e, "/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, modelapi.Health{Status: "ok"}) })
 	service.GET(e, "/readyz", s.readyz)
@@ -40,10 +40,10 @@ func (s *Server) routes(metrics http.Handler) {
 	service.GET(v2, "/health/ready", s.oipReady)
 	service.GET(v2, "/models/:name", s.oipModel, read)
 	service.GET(v2, "/models/:name/ready", s.oipModelReady)
-	v2.POST("/models/:name/infer", s.oipInfer, predict)
+	service.POST(v2, "/models/:name/infer", s.oipInfer, predict)
 	service.GET(v2, "/models/:name/versions/:version", s.oipModel, read)
 	service.GET(v2, "/models/:name/versions/:version/ready", s.oipModelReady)
-	v2.POST("/models/:name/versions/:version/infer", s.oipInfer, predict)
+	service.POST(v2, "/models/:name/versions/:version/infer", s.oipInfer, predict)
 }
 
 func (s *Server) readyz(c echo.Context) error {

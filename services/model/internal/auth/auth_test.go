@@ -194,7 +194,7 @@ func TestCheck(t *testing.T) {
 		{"non-ASCII", bearer(keys["all"][:40] + "é"), Read, Unauthorized, ""},
 		{"control character", bearer(keys["all"] + "\x01"), Read, Unauthorized, ""},
 	} {
-		d := a.Check(tc.h, "192.0.2.1:1234", tc.scope)
+		d := a.Check(tc.h, "192.0.2.1", tc.scope)
 		if d.Outcome != tc.want || d.Key != tc.key {
 			t.Errorf("%s: got %+v, want outcome %d key %q", tc.name, d, tc.want, tc.key)
 		}
@@ -223,15 +223,15 @@ func TestRateLimitPerKey(t *testing.T) {
 	// A bucket of 3 that refills at one a day: the test never sees a refill.
 	a, _, _ := newAuth(t, path, Limits{Rate: 1.0 / 86400, Burst: 3})
 	for i := range 3 {
-		if d := a.Check(bearer(keys["a"]), "192.0.2.1:1", Read); d.Outcome != OK {
+		if d := a.Check(bearer(keys["a"]), "192.0.2.1", Read); d.Outcome != OK {
 			t.Fatalf("request %d of the burst: %+v", i+1, d)
 		}
 	}
-	d := a.Check(bearer(keys["a"]), "192.0.2.1:1", Read)
+	d := a.Check(bearer(keys["a"]), "192.0.2.1", Read)
 	if d.Outcome != Limited || d.Key != "a" || d.RetryAfter < time.Hour {
 		t.Errorf("over the burst: %+v, want Limited with a retry after hours", d)
 	}
-	if d := a.Check(bearer(keys["b"]), "192.0.2.1:1", Read); d.Outcome != OK {
+	if d := a.Check(bearer(keys["b"]), "192.0.2.1", Read); d.Outcome != OK {
 		t.Errorf("key b is limited by key a's use: %+v", d)
 	}
 	// A reload that keeps the key keeps its bucket.
@@ -241,13 +241,13 @@ func TestRateLimitPerKey(t *testing.T) {
 	if !a.Reload() {
 		t.Fatal("the changed file was not reloaded")
 	}
-	if d := a.Check(bearer(keys["a"]), "192.0.2.1:1", Read); d.Outcome != Limited {
+	if d := a.Check(bearer(keys["a"]), "192.0.2.1", Read); d.Outcome != Limited {
 		t.Errorf("a reload refilled key a's bucket: %+v", d)
 	}
 	// Rate 0: no limit.
 	u, _, _ := newAuth(t, path, Limits{Rate: 0, Burst: 1})
 	for i := range 50 {
-		if d := u.Check(bearer(keys["a"]), "192.0.2.1:1", Read); d.Outcome != OK {
+		if d := u.Check(bearer(keys["a"]), "192.0.2.1", Read); d.Outcome != OK {
 			t.Fatalf("request %d without a limit: %+v", i, d)
 		}
 	}
@@ -257,14 +257,14 @@ func TestFailuresLimitedPerAddress(t *testing.T) {
 	path, keys := keysFile(t, "a")
 	a, _, _ := newAuth(t, path, Limits{FailureRate: 1.0 / 86400, FailureBurst: 3})
 	for i := range 3 {
-		if d := a.Check(bearer("wrong-"+NewKey()), "198.51.100.7:5000", Read); d.Outcome != Unauthorized {
+		if d := a.Check(bearer("wrong-"+NewKey()), "198.51.100.7", Read); d.Outcome != Unauthorized {
 			t.Fatalf("failure %d: %+v", i+1, d)
 		}
 	}
 	// The address is now refused before its key is looked at, even a
 	// valid one, so guessing gets no answer.
 	for _, h := range []http.Header{bearer(NewKey()), bearer(keys["a"])} {
-		if d := a.Check(h, "198.51.100.7:6000", Read); d.Outcome != Limited || d.Key != "" || d.RetryAfter < time.Hour {
+		if d := a.Check(h, "198.51.100.7", Read); d.Outcome != Limited || d.Key != "" || d.RetryAfter < time.Hour {
 			t.Errorf("after the failures: %+v, want Limited before the key is checked", d)
 		}
 	}
@@ -272,7 +272,7 @@ func TestFailuresLimitedPerAddress(t *testing.T) {
 		t.Errorf("address_limited counted %v", got)
 	}
 	// Another address is not affected.
-	if d := a.Check(bearer(keys["a"]), "[2001:db8::1]:443", Read); d.Outcome != OK {
+	if d := a.Check(bearer(keys["a"]), "2001:db8::1", Read); d.Outcome != OK {
 		t.Errorf("another address: %+v", d)
 	}
 }
@@ -315,7 +315,7 @@ func TestReloadFailureKeepsPreviousKeys(t *testing.T) {
 			t.Fatal("a bad file was taken")
 		}
 	}
-	if d := a.Check(bearer(keys["b"]), "192.0.2.1:1", Read); d.Outcome != OK {
+	if d := a.Check(bearer(keys["b"]), "192.0.2.1", Read); d.Outcome != OK {
 		t.Errorf("after a failed reload, key b: %+v", d)
 	}
 	refused := logs.FilterMessage("keys file refused; the previous keys stay in force").All()
@@ -326,7 +326,7 @@ func TestReloadFailureKeepsPreviousKeys(t *testing.T) {
 		t.Errorf("reload failures counted %v, want 1", got)
 	}
 	os.Remove(path)
-	if a.Reload() || a.Check(bearer(keys["a"]), "192.0.2.1:1", Read).Outcome != OK {
+	if a.Reload() || a.Check(bearer(keys["a"]), "192.0.2.1", Read).Outcome != OK {
 		t.Error("a deleted file dropped the keys")
 	}
 	if err := Revoke(path+".none", "a"); err == nil {
@@ -338,7 +338,7 @@ func TestReloadFailureKeepsPreviousKeys(t *testing.T) {
 	if err := Revoke(path, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if !a.Reload() || a.Check(bearer(keys["a"]), "192.0.2.1:1", Read).Outcome != Unauthorized {
+	if !a.Reload() || a.Check(bearer(keys["a"]), "192.0.2.1", Read).Outcome != Unauthorized {
 		t.Error("the revocation was not taken")
 	}
 	if got := testutil.ToFloat64(a.reloads); got != 1 {
@@ -364,13 +364,13 @@ func TestWatchRevokes(t *testing.T) {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(10 * time.Second)
-			for a.Check(bearer(keys["a"]), "192.0.2.1:1", Read).Outcome != Unauthorized {
+			for a.Check(bearer(keys["a"]), "192.0.2.1", Read).Outcome != Unauthorized {
 				if time.Now().After(deadline) {
 					t.Fatal("the revoked key still works after 10s")
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			if d := a.Check(bearer(keys["b"]), "192.0.2.1:1", Read); d.Outcome != OK {
+			if d := a.Check(bearer(keys["b"]), "192.0.2.1", Read); d.Outcome != OK {
 				t.Errorf("key b after a's revocation: %+v", d)
 			}
 		})
@@ -400,7 +400,7 @@ func BenchmarkCheck(b *testing.B) {
 		h := bearer(k)
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				a.Check(h, "192.0.2.1:1", Predict)
+				a.Check(h, "192.0.2.1", Predict)
 			}
 		})
 	}
