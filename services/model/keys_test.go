@@ -135,7 +135,7 @@ func TestAuthInTheRunningService(t *testing.T) {
 	// A bad keys file is refused at start, naming the line.
 	os.WriteFile(file, []byte("a sha256:00 predict 2026-12-01T06:40:00Z\n"), 0o644)
 	bad := start(t, "MODEL_API_KEYS_FILE="+file)
-	if code := bad.wait(t); code != 1 || !strings.Contains(bad.stdout.String()+bad.stderr.String(), "line 1: hash") {
+	if code := bad.wait(t); code != 1 || !strings.Contains(bad.stdout.String()+bad.stderr.String(), "line 1: the hash field") {
 		t.Errorf("bad keys file: exit %d\n%s%s", code, bad.stdout, bad.stderr)
 	}
 }

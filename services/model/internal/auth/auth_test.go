@@ -143,8 +143,8 @@ func TestParseRefusesNamingTheLine(t *testing.T) {
 		{"duplicate key", ok + "b " + h + " read 2026-12-01T06:40:00Z\n", "line 2: the same key as line 1"},
 		{"unknown scope", "a " + h + " predict,admin 2026-12-01T06:40:00Z\n", `line 1: unknown scope "admin"`},
 		{"repeated scope", "a " + h + " read,read 2026-12-01T06:40:00Z\n", `line 1: scope "read" given twice`},
-		{"bad hash", "a sha256:abc predict 2026-12-01T06:40:00Z\n", "line 1: hash"},
-		{"a key where its hash belongs", "a " + strings.Repeat("k", 64) + " predict 2026-12-01T06:40:00Z\n", "line 1: hash"},
+		{"bad hash", "a sha256:abc predict 2026-12-01T06:40:00Z\n", "line 1: the hash field (10 characters)"},
+		{"a key where its hash belongs", "a " + strings.Repeat("k", 64) + " predict 2026-12-01T06:40:00Z\n", "line 1: the hash field (64 characters)"},
 		{"bad name", "Front!end " + h + " predict 2026-12-01T06:40:00Z\n", `line 1: name "Front!end"`},
 		{"bad time", "a " + h + " predict yesterday\n", `line 1: created "yesterday"`},
 	} {
@@ -152,6 +152,11 @@ func TestParseRefusesNamingTheLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "keys file F "+tc.want) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, "keys file F "+tc.want)
 		}
+	}
+	// A key pasted where its hash belongs is not quoted back: the error
+	// goes to the logs.
+	if _, err := Parse("F", []byte("a kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk predict 2026-12-01T06:40:00Z\n")); err == nil || strings.Contains(err.Error(), "kkkk") {
+		t.Errorf("a key in the hash field: %v, want an error that does not show it", err)
 	}
 	entries, err := Parse("F", []byte("# only comments\n\n"+ok))
 	if err != nil || len(entries) != 1 {
@@ -319,7 +324,7 @@ func TestReloadFailureKeepsPreviousKeys(t *testing.T) {
 		t.Errorf("after a failed reload, key b: %+v", d)
 	}
 	refused := logs.FilterMessage("keys file refused; the previous keys stay in force").All()
-	if len(refused) != 1 || !strings.Contains(refused[0].ContextMap()["error"].(string), "line 7: hash") {
+	if len(refused) != 1 || !strings.Contains(refused[0].ContextMap()["error"].(string), "line 7: the hash field") {
 		t.Errorf("refusal logged %d times: %v", len(refused), refused)
 	}
 	if got := testutil.ToFloat64(a.reloadFailure); got != 1 {

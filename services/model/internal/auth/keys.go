@@ -157,7 +157,9 @@ func Parse(path string, data []byte) ([]Entry, error) {
 		h, err := hex.DecodeString(hexHash)
 		switch {
 		case !ok || err != nil || len(h) != sha256.Size || hexHash != strings.ToLower(hexHash):
-			bad("hash %.20q: want sha256: and 64 lowercase hex digits", f[1])
+			// Not quoted back: the field may be a key pasted where its
+			// hash belongs, and the message goes to the logs.
+			bad("the hash field (%d characters) is not sha256: and 64 lowercase hex digits; a key itself is never stored, only `keys add`'s hash of it", len(f[1]))
 		default:
 			copy(e.Hash[:], h)
 			if first, ok := hashes[e.Hash]; ok {
