@@ -33,7 +33,10 @@ type PredictResponse struct {
 	Version       string               `json:"version"`
 	Interval      *Interval            `json:"interval,omitempty"`
 	Contributions []map[string]float64 `json:"contributions,omitempty"`
-	Warnings      []Warning            `json:"warnings,omitempty"`
+	// ExtrapolatedRows are the indexes of every record judged an
+	// extrapolation, in request order; Warnings explain at most 100.
+	ExtrapolatedRows []int     `json:"extrapolated_rows,omitempty"`
+	Warnings         []Warning `json:"warnings,omitempty"`
 	// WarningsTruncated is true when more records were flagged than listed.
 	WarningsTruncated bool `json:"warnings_truncated,omitempty"`
 }

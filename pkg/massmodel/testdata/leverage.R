@@ -1,4 +1,4 @@
-# The reference for TestLeverageMatchesR (pkg/massmodel/leverage_test.go):
+# The reference for TestLeverageMatchesR (pkg/massmodel/domain_test.go):
 # the leverage (hat value) of every training row of the penguin model, from
 # R's own lm() and hatvalues(), independent of the Go code.
 #

@@ -322,9 +322,11 @@ func (a *App) curveFor(ctx context.Context, key curveKey) (*curve, error) {
 		}
 		a.served.note(resp.Version)
 		cv := &curve{fit: resp.Predict, lower: resp.Interval.Lower, upper: resp.Interval.Upper, extrapolated: make([]bool, len(recs))}
-		for _, w := range resp.Warnings {
-			if w.Row >= 0 && w.Row < len(recs) {
-				cv.extrapolated[w.Row] = true
+		// Every flagged row, not the warnings: those list at most 100,
+		// and an Adelie's curve has 161 rows outside its data.
+		for _, row := range resp.ExtrapolatedRows {
+			if row >= 0 && row < len(recs) {
+				cv.extrapolated[row] = true
 			}
 		}
 		if md.Domain != nil && md.Version == resp.Version { // else the model changed between the calls

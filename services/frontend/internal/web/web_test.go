@@ -108,6 +108,11 @@ func upAPI(t testing.TB) (*fakeAPI, *massmodel.Artifact) {
 					resp.Interval.Upper = append(resp.Interval.Upper, hi)
 				}
 				if e := m.Extrapolation(in, h); e != 0 {
+					resp.ExtrapolatedRows = append(resp.ExtrapolatedRows, i)
+					if len(resp.Warnings) == 100 { // as the model service caps them
+						resp.WarningsTruncated = true
+						continue
+					}
 					resp.Warnings = append(resp.Warnings, modelapi.Warning{Row: i, Pointer: fmt.Sprintf("/%d/bill_length_mm", i),
 						Reasons: strings.Split(e.String(), "+"), Message: m.ExtrapolationMessage(in, e, h)})
 				}
@@ -739,4 +744,31 @@ func authOutcomeCounted(t *testing.T, s modelapi.CallStat) bool {
 	l := NewCallLog(4)
 	l.Observe(s)
 	return testutil.ToFloat64(l.total.WithLabelValues(s.Op, "auth")) == 1
+}
+
+// The curve marks every row the model flags, not only the 100 its
+// warnings list: an Adelie's curve has 161 rows outside its data, and the
+// point at 55 mm is among the last.
+func TestCurveMarksEveryExtrapolatedRow(t *testing.T) {
+	api, art := upAPI(t)
+	app, err := New(zaptest.NewLogger(t), api, nil, Options{ModelURL: "http://model.test", Build: buildinfo.Info{Version: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv, err := app.curveFor(context.Background(), curveKey{art.Version, "Adelie", "male"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := 0
+	for i, x := range curveRows {
+		if cv.extrapolated[i] {
+			flagged++
+		}
+		if want := x < 32.1 || x > 46.0; cv.extrapolated[i] != want && (x == 55 || x == 59.9 || x == 40) {
+			t.Errorf("%.1f mm: extrapolated %v, want %v", x, cv.extrapolated[i], want)
+		}
+	}
+	if flagged <= 100 {
+		t.Errorf("%d rows flagged, want more than the 100 warnings list", flagged)
+	}
 }

@@ -52,53 +52,93 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 		b = append(b, ']')
 	}
 	if sc.extrapolated > 0 {
-		b = append(b, `,"warnings":[`...)
-		listed := 0
-		for i, in := range inputs {
-			e := sc.extrapolation[i]
-			if e == 0 {
-				continue
-			}
-			if listed == maxListedWarnings {
-				break
-			}
-			if listed > 0 {
-				b = append(b, ',')
-			}
-			listed++
-			b = append(b, `{"row":`...)
-			b = strconv.AppendInt(b, int64(i), 10)
-			b = append(b, `,"pointer":`...)
-			ptr := "/" + fBill
-			if array {
-				ptr = "/" + strconv.Itoa(i) + ptr
-			}
-			b = strconv.AppendQuote(b, ptr)
-			b = append(b, `,"reasons":[`...)
-			first := true
-			for _, r := range reasonBits {
-				if e&r == 0 {
-					continue
-				}
-				if !first {
-					b = append(b, ',')
-				}
-				first = false
-				b = strconv.AppendQuote(b, r.String())
-			}
-			b = append(b, `],"message":`...)
-			// Only flagged rows get here: their leverage is recomputed
-			// rather than kept for every row.
-			b = strconv.AppendQuote(b, m.ExtrapolationMessage(in, e, m.Leverage(in)))
-			b = append(b, '}')
+		b = append(b, `,"extrapolated_rows":`...)
+		b = appendExtrapolatedRows(b, sc)
+		b = append(b, `,"warnings":`...)
+		ptr := pointerOfObject
+		if array {
+			ptr = pointerOfArray
 		}
-		b = append(b, ']')
-		if sc.extrapolated > listed {
+		var truncated bool
+		b, truncated = appendWarnings(b, m, inputs, sc, ptr)
+		if truncated {
 			b = append(b, `,"warnings_truncated":true`...)
 		}
 	}
 	b = append(b, "}\n"...)
 	out.Write(b)
+}
+
+// appendExtrapolatedRows appends the indexes of every row sc flags as a
+// JSON array.
+func appendExtrapolatedRows(b []byte, sc *scores) []byte {
+	b = append(b, '[')
+	first := true
+	for i, e := range sc.extrapolation {
+		if e == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = strconv.AppendInt(b, int64(i), 10)
+	}
+	return append(b, ']')
+}
+
+// appendWarnings appends a JSON array of warnings for the first
+// maxListedWarnings rows sc flags, and says whether it left some out.
+// pointer appends the JSON pointer of a row's bill length in the request.
+func appendWarnings(b []byte, m *massmodel.Model, inputs []massmodel.Input, sc *scores, pointer func(b []byte, row int) []byte) ([]byte, bool) {
+	b = append(b, '[')
+	listed := 0
+	for i, in := range inputs {
+		e := sc.extrapolation[i]
+		if e == 0 {
+			continue
+		}
+		if listed == maxListedWarnings {
+			break
+		}
+		if listed > 0 {
+			b = append(b, ',')
+		}
+		listed++
+		b = append(b, `{"row":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"pointer":"`...)
+		b = pointer(b, i)
+		b = append(b, `","reasons":[`...)
+		first := true
+		for _, r := range reasonBits {
+			if e&r == 0 {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = strconv.AppendQuote(b, r.String())
+		}
+		// Only flagged rows get here: their leverage is recomputed rather
+		// than kept for every row. The sentence needs no escaping
+		// (AppendExtrapolationMessage).
+		b = append(b, `],"message":"`...)
+		b = m.AppendExtrapolationMessage(b, in, e, m.Leverage(in))
+		b = append(b, `"}`...)
+	}
+	return append(b, ']'), sc.extrapolated > listed
+}
+
+// The pointers of a row's bill length in /predict's two request shapes:
+// one object, or an array of them.
+func pointerOfObject(b []byte, _ int) []byte { return append(b, "/"+fBill...) }
+
+func pointerOfArray(b []byte, row int) []byte {
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(row), 10)
+	return append(b, "/"+fBill...)
 }
 
 // numbers is a column of numbers as JSON text, formatted once for both the

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"regexp"
@@ -32,8 +33,8 @@ func TestExtrapolationWarnings(t *testing.T) {
 			t.Fatalf("%s: %d %s", query, resp.StatusCode, b)
 		}
 		got := decodeJSON[modelapi.PredictResponse](t, b)
-		if len(got.Warnings) != 2 {
-			t.Fatalf("%s: warnings %+v, want rows 0 and 2", query, got.Warnings)
+		if len(got.Warnings) != 2 || !slices.Equal(got.ExtrapolatedRows, []int{0, 2}) || got.WarningsTruncated {
+			t.Fatalf("%s: warnings %+v, rows %v; want rows 0 and 2", query, got.Warnings, got.ExtrapolatedRows)
 		}
 		adelie, long := got.Warnings[0], got.Warnings[1]
 		if adelie.Row != 0 || adelie.Pointer != "/0/bill_length_mm" ||
@@ -69,6 +70,30 @@ func TestExtrapolationWarnings(t *testing.T) {
 	}
 }
 
+// TestWarningsCapped: a batch lists at most 100 warnings and says it
+// left some out; extrapolated_rows names every flagged row.
+func TestWarningsCapped(t *testing.T) {
+	f := newFixture(t, testLimits)
+	var recs []modelapi.Record
+	var want []int
+	for i := range 250 {
+		r := modelapi.Record{BillLengthMM: 40, Species: "Adelie", Sex: "female"}
+		if i%2 == 1 {
+			r.BillLengthMM, want = 55, append(want, i)
+		}
+		recs = append(recs, r)
+	}
+	body, _ := json.Marshal(recs)
+	resp, b := f.predict(t, "", string(body))
+	got := decodeJSON[modelapi.PredictResponse](t, b)
+	if resp.StatusCode != 200 || len(got.Warnings) != 100 || !got.WarningsTruncated || !slices.Equal(got.ExtrapolatedRows, want) {
+		t.Fatalf("%d: %d warnings, truncated %v, rows %v", resp.StatusCode, len(got.Warnings), got.WarningsTruncated, got.ExtrapolatedRows)
+	}
+	if w := got.Warnings[99]; w.Row != want[99] || w.Pointer != fmt.Sprintf("/%d/bill_length_mm", want[99]) {
+		t.Errorf("the last warning listed: %+v, want row %d", w, want[99])
+	}
+}
+
 // TestNoTrainingRowIsAnExtrapolation: the rows the model was fitted to,
 // sent back, draw no warning.
 func TestNoTrainingRowIsAnExtrapolation(t *testing.T) {
@@ -101,10 +126,18 @@ func TestOIPExtrapolation(t *testing.T) {
 	}
 	got := decodeJSON[struct {
 		Parameters struct {
-			Out     int            `json:"out_of_training_range"`
-			Reasons map[string]int `json:"extrapolation_reasons"`
+			Out      int                `json:"out_of_training_range"`
+			Reasons  map[string]int     `json:"extrapolation_reasons"`
+			Rows     []int              `json:"extrapolated_rows"`
+			Warnings []modelapi.Warning `json:"warnings"`
 		}
 	}](t, b)
+	if ws := got.Parameters.Warnings; !slices.Equal(got.Parameters.Rows, []int{0, 2}) || len(ws) != 2 ||
+		ws[0].Pointer != "/inputs/0/data/0" || ws[1].Pointer != "/inputs/0/data/2" ||
+		!strings.HasPrefix(ws[0].Message, "bill_length_mm 55 is outside the Adelie training range [32.1, 46]; leverage ") ||
+		!slices.Equal(ws[1].Reasons, []string{modelapi.ReasonTrainingRange, modelapi.ReasonSpeciesRange, modelapi.ReasonLeverage}) {
+		t.Errorf("rows and warnings: %s", b)
+	}
 	want := map[string]int{modelapi.ReasonTrainingRange: 1, modelapi.ReasonSpeciesRange: 2, modelapi.ReasonLeverage: 2}
 	if got.Parameters.Out != 2 || len(got.Parameters.Reasons) != len(want) {
 		t.Fatalf("parameters %s", b)

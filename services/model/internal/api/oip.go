@@ -173,7 +173,18 @@ func (s *Server) oipInfer(c echo.Context) error {
 				by[reasonBits[i].String()] = n
 			}
 		}
-		resp.Parameters = map[string]any{"out_of_training_range": sc.extrapolated, "extrapolation_reasons": by}
+		bill := billTensor(req.Inputs)
+		warnings, truncated := appendWarnings(nil, sv.model, inputs, &sc, func(b []byte, row int) []byte {
+			b = append(b, "/inputs/"...)
+			b = strconv.AppendInt(b, int64(bill), 10)
+			b = append(b, "/data/"...)
+			return strconv.AppendInt(b, int64(row), 10)
+		})
+		resp.Parameters = map[string]any{"out_of_training_range": sc.extrapolated, "extrapolation_reasons": by,
+			"extrapolated_rows": json.RawMessage(appendExtrapolatedRows(nil, &sc)), "warnings": json.RawMessage(warnings)}
+		if truncated {
+			resp.Parameters["warnings_truncated"] = true
+		}
 	}
 	for _, name := range outputs {
 		data := map[string][]float64{outMass: sc.fit, outLower: sc.lower, outUpper: sc.upper}[name]
@@ -185,6 +196,12 @@ func (s *Server) oipInfer(c echo.Context) error {
 		return err
 	}
 	return sv.blob(c, append(out, '\n'))
+}
+
+// billTensor is the index of the bill length among tensors (oipInputs
+// made sure it is there).
+func billTensor(tensors []oipTensorIn) int {
+	return slices.IndexFunc(tensors, func(t oipTensorIn) bool { return t.Name == fBill })
 }
 
 // oipInputs checks the request tensors and turns them into model inputs.
