@@ -80,7 +80,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	modelCmd("promote", "-store", store, "-alias", "champion", "-reason", "first release", version)
 
 	modelAddr, frontAddr := freePort(t), freePort(t)
-	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store, "MODEL_SHADOW_ALIAS=challenger", "MODEL_SHADOW_SAMPLE=1")
+	model := startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store, "MODEL_ALIAS=champion", "MODEL_SHADOW_ALIAS=challenger", "MODEL_SHADOW_SAMPLE=1")
 	waitReady(t, "http://"+modelAddr+"/readyz")
 	startProc(t, frontBin, "FRONTEND_ADDR="+frontAddr, "FRONTEND_MODEL_URL=http://"+modelAddr, "FRONTEND_MODEL_TIMEOUT=1s", "FRONTEND_MODEL_RETRIES=1")
 	front := "http://" + frontAddr
@@ -424,13 +424,31 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 
 	// It comes back on the same address: the frontend recovers by itself.
-	startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store)
+	startProc(t, modelBin, "MODEL_ADDR="+modelAddr, "MODEL_STORE="+store, "MODEL_ALIAS=champion")
 	waitReady(t, "http://"+modelAddr+"/readyz")
 	if err := chromedp.Do(ctx, chromedp.Navigate(front+"/predict?bill_length_mm=45&species=Gentoo&sex=male")); err != nil {
 		t.Fatal(err)
 	}
 	if mass := massText(ctx); mass != want(45) {
 		t.Errorf("after the model service returned: mass %q, want %s", mass, want(45))
+	}
+
+	// A promotion while both run: the model service swaps without a
+	// restart, and every page of the frontend follows it.
+	modelCmd("promote", "-store", store, "-alias", "champion", "-reason", "e2e swap", challenger)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(httpGet(t, "http://"+modelAddr+"/readyz"), challenger); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the model service did not swap to %s", challenger)
+		}
+	}
+	for path, testid := range map[string]string{
+		"/status": "status-model-version", "/model": "model-version", "/": "model-version",
+		"/predict?bill_length_mm=45&species=Gentoo&sex=male": "result-version",
+	} {
+		m := regexp.MustCompile(`data-testid="` + testid + `">(?:<code>)?([^<]+)<`).FindStringSubmatch(httpGet(t, front+path))
+		if m == nil || m[1] != challenger {
+			t.Errorf("%s after the promotion: %s %v, want %s", path, testid, m, challenger)
+		}
 	}
 
 	// The frontend's metrics saw both the good calls and the outage.

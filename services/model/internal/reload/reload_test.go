@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +17,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/palmerops/penguins/pkg/buildinfo"
 	"github.com/palmerops/penguins/pkg/massmodel"
@@ -73,14 +78,16 @@ type fixture struct {
 	srv   *api.Server
 	http  *httptest.Server
 	w     *Watcher
+	logs  *observer.ObservedLogs // what the server and the watcher logged
 }
 
 // serve starts an API server on the newest version of a one-version store,
 // with a Watcher following the newest version under opts.
 func serve(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	log := zaptest.NewLogger(t)
-	f := &fixture{store: t.TempDir()}
+	core, logs := observer.New(zapcore.InfoLevel)
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))
+	f := &fixture{store: t.TempDir(), logs: logs}
 	first := train(t, f.store, 0)
 	var err error
 	f.srv, err = api.New(log, api.Limits{MaxBodyBytes: 1 << 20, MaxRows: 1000}, buildinfo.Info{Version: "test"})
@@ -278,6 +285,11 @@ func TestRefusesCorruptTarget(t *testing.T) {
 	if code, body := f.get(t, "/metrics"); code != 200 || !strings.Contains(body, "model_reload_failures_total 1") {
 		t.Errorf("/metrics lacks model_reload_failures_total 1:\n%s", grep(body, "model_reload"))
 	}
+	refused := f.logs.FilterMessage("model reload refused; the current model keeps serving").All()
+	if len(refused) != 1 || refused[0].Level != zapcore.ErrorLevel || refused[0].ContextMap()["target"] != bad ||
+		refused[0].ContextMap()["serving"] != old || !strings.Contains(fmt.Sprint(refused[0].ContextMap()["error"]), "hash") {
+		t.Errorf("the refusal logged as %v, want one error naming the target, the version serving and why", refused)
+	}
 	good := train(t, f.store, 2)
 	if !f.w.Check(context.Background()) {
 		t.Fatalf("did not swap to %s", good)
@@ -287,6 +299,51 @@ func TestRefusesCorruptTarget(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(f.w.reloads); n != 1 {
 		t.Errorf("model_reloads_total %v, want 1", n)
+	}
+}
+
+// TestInFlightRequestFinishesOnItsModel: a request that started before a
+// swap is scored and answered by the version it started on, and says so;
+// the next request gets the new version.
+func TestInFlightRequestFinishesOnItsModel(t *testing.T) {
+	f := serve(t, Options{})
+	old := f.metadata(t).Version
+	body, send := io.Pipe()
+	req := httptest.NewRequest(http.MethodPost, "/predict", body)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { f.srv.Handler().ServeHTTP(rec, req); close(done) }()
+	// The handler takes its model before it reads the body: once it has
+	// read the first bytes (a pipe's Write returns then), it holds the old
+	// version.
+	if _, err := send.Write([]byte(`{"bill_length_mm": 45, `)); err != nil {
+		t.Fatal(err)
+	}
+	next := train(t, f.store, 1)
+	if !f.w.Check(context.Background()) {
+		t.Fatalf("did not swap to %s", next)
+	}
+	if got := f.metadata(t).Version; got != next {
+		t.Fatalf("serving %s after the swap, want %s", got, next)
+	}
+	send.Write([]byte(`"species": "Gentoo", "sex": "male"}`))
+	send.Close()
+	<-done
+	var got modelapi.PredictResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("the request in flight: %d %s", rec.Code, rec.Body)
+	}
+	if got.Version != old || rec.Header().Get("X-Model-Version") != old {
+		t.Errorf("the request in flight was answered by %s (header %s), want %s, the version it started on", got.Version, rec.Header().Get("X-Model-Version"), old)
+	}
+	resp, err := http.Post(f.http.URL+"/predict", "application/json", strings.NewReader(`{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("X-Model-Version"); v != next {
+		t.Errorf("the next request was answered by %s, want %s", v, next)
 	}
 }
 
