@@ -85,7 +85,7 @@ type Watcher struct {
 	failures prometheus.Counter
 
 	current string // the served version
-	refused string // the last target or resolve error refused, not retried until the store changes
+	refused string // the last target and error refused: reported once, until the target serves or fails otherwise
 }
 
 // New returns a Watcher that keeps srv serving opts.Target, which is
@@ -153,7 +153,6 @@ func (w *Watcher) Run(ctx context.Context) {
 		case err := <-errs:
 			w.log.Warn("model reload: file event error", zap.Error(err))
 		case <-debounce.C:
-			w.refused = "" // the store changed: a fixed target deserves another try
 			w.Check(ctx)
 		case <-tick:
 			w.Check(ctx)
@@ -189,8 +188,9 @@ func (w *Watcher) Check(ctx context.Context) bool {
 	return true
 }
 
-// refuse counts and logs a refused target once: polling does not repeat
-// the same refusal every interval, a store change does.
+// refuse counts and logs a refused target once: neither polling nor a
+// file event repeats the same refusal (a poll and the event of one change
+// both see it), until the target serves or fails in another way.
 func (w *Watcher) refuse(version string, err error) {
 	key := version + "\x00" + err.Error()
 	if key == w.refused {
