@@ -2,6 +2,7 @@ package service
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -97,6 +98,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	}
 	if full {
 		notify(w.full)
+		// Let the writer goroutine take the buffer now: with one P
+		// (GOMAXPROCS=1, as in a container with one CPU) it would
+		// otherwise wait until this goroutine blocks, at max bytes,
+		// and the lines of eight buffers would pass through the cache.
+		runtime.Gosched()
 	}
 	return len(p), nil
 }
