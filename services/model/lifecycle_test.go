@@ -33,6 +33,17 @@ func run(t *testing.T, args ...string) (int, string) {
 	return code, string(out)
 }
 
+// mustRun runs the model-service binary and fails the test unless it
+// exits 0.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out := run(t, args...)
+	if code != 0 {
+		t.Fatalf("model-service %v: exit %d\n%s", args, code, out)
+	}
+	return out
+}
+
 // storeHash hashes every path, mode and file content under dir.
 func storeHash(t *testing.T, dir string) string {
 	t.Helper()

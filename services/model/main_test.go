@@ -145,6 +145,12 @@ func (p *proc) waitReady(t *testing.T) {
 // inFlight reads the service's http_requests_in_flight gauge.
 func (p *proc) inFlight(t *testing.T) float64 {
 	t.Helper()
+	return p.metric(t, "http_requests_in_flight")
+}
+
+// metric reads an unlabelled metric from the service's /metrics.
+func (p *proc) metric(t *testing.T, name string) float64 {
+	t.Helper()
 	resp, err := http.Get(p.url("/metrics"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,15 +158,15 @@ func (p *proc) inFlight(t *testing.T) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "http_requests_in_flight "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				t.Fatalf("http_requests_in_flight %q: %v", v, err)
+				t.Fatalf("%s %q: %v", name, v, err)
 			}
 			return n
 		}
 	}
-	t.Fatal("no http_requests_in_flight in /metrics")
+	t.Fatalf("no %s in /metrics", name)
 	return 0
 }
 

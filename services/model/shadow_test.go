@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -52,14 +51,6 @@ func TestShadowFollowsItsAliasUnderLoad(t *testing.T) {
 	store := t.TempDir()
 	v1 := trainInto(t, store)
 	v2 := trainInto(t, store)
-	cli := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = cleanEnv()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
 	p := start(t, "MODEL_STORE="+store, "MODEL_VERSION="+v1, "MODEL_SHADOW_ALIAS=challenger", "MODEL_SHADOW_SAMPLE=0.5", "MODEL_RELOAD_INTERVAL=0")
 	p.waitReady(t)
 	r := p.waitShadow(t, "unavailable shadow", func(r modelapi.Shadow) bool { return strings.Contains(r.Reason, "unknown alias") })
@@ -68,11 +59,11 @@ func TestShadowFollowsItsAliasUnderLoad(t *testing.T) {
 	}
 
 	l := startLoad(t, p.url("/predict"), 4)
-	cli("promote", "-store", store, "-alias", "challenger", v2)
+	mustRun(t, "promote", "-store", store, "-alias", "challenger", v2)
 	p.waitShadow(t, "challenger "+v2+" compared", func(r modelapi.Shadow) bool {
 		return r.Status == modelapi.ShadowOK && r.Challenger == v2 && r.Records > 0
 	})
-	cli("promote", "-store", store, "-alias", "challenger", v1)
+	mustRun(t, "promote", "-store", store, "-alias", "challenger", v1)
 	r = p.waitShadow(t, "challenger "+v1+" compared", func(r modelapi.Shadow) bool { return r.Challenger == v1 && r.Records > 0 })
 	l.finish()
 

@@ -2,12 +2,9 @@ package main
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,15 +39,7 @@ func TestPromotionAndRollbackUnderLoad(t *testing.T) {
 	store := t.TempDir()
 	v1 := trainInto(t, store)
 	v2 := trainInto(t, store)
-	cli := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = cleanEnv()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-	}
-	cli("promote", "-store", store, "-alias", "champion", "-reason", "first", v1)
+	mustRun(t, "promote", "-store", store, "-alias", "champion", "-reason", "first", v1)
 
 	p := start(t, "MODEL_STORE="+store, "MODEL_ALIAS=champion", "MODEL_RELOAD_INTERVAL=0")
 	p.waitReady(t)
@@ -59,10 +48,10 @@ func TestPromotionAndRollbackUnderLoad(t *testing.T) {
 	}
 	l := startLoad(t, p.url("/predict"), 8)
 	time.Sleep(300 * time.Millisecond)
-	cli("promote", "-store", store, "-alias", "champion", "-reason", "better", v2)
+	mustRun(t, "promote", "-store", store, "-alias", "champion", "-reason", "better", v2)
 	p.waitServing(t, v2)
 	time.Sleep(300 * time.Millisecond)
-	cli("rollback", "-store", store, "-alias", "champion", "-reason", "worse in production")
+	mustRun(t, "rollback", "-store", store, "-alias", "champion", "-reason", "worse in production")
 	p.waitServing(t, v1)
 	time.Sleep(300 * time.Millisecond)
 	l.finish()
@@ -85,11 +74,7 @@ func TestPromotionAndRollbackUnderLoad(t *testing.T) {
 func TestCorruptAliasFileWhileServing(t *testing.T) {
 	store := t.TempDir()
 	v1 := trainInto(t, store)
-	promote := exec.Command(binary, "promote", "-store", store, "-alias", "champion", "-reason", "first", v1)
-	promote.Env = cleanEnv()
-	if out, err := promote.CombinedOutput(); err != nil {
-		t.Fatalf("promote: %v\n%s", err, out)
-	}
+	mustRun(t, "promote", "-store", store, "-alias", "champion", "-reason", "first", v1)
 	p := start(t, "MODEL_STORE="+store, "MODEL_ALIAS=champion", "MODEL_RELOAD_INTERVAL=100ms")
 	p.waitReady(t)
 	file := filepath.Join(store, massmodel.Name, massmodel.AliasesFile)
@@ -97,14 +82,7 @@ func TestCorruptAliasFileWhileServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Damaged in one step (written beside it and renamed over it), so
-	// the service sees one damaged file, not also an empty one.
-	if err := os.WriteFile(file+".damaged", whole[:len(whole)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(file+".damaged", file); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, file, whole[:len(whole)/2])
 	p.waitLog(t, "model reload refused; the current model keeps serving", 1)
 	time.Sleep(300 * time.Millisecond) // polls that must not log or count it again
 	if got := p.servedVersion(t); got != v1 {
@@ -112,28 +90,28 @@ func TestCorruptAliasFileWhileServing(t *testing.T) {
 	}
 	if resp, err := http.Get(p.url("/readyz")); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz with the alias file damaged: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
-	resp, err := http.Get(p.url("/metrics"))
-	if err != nil {
-		t.Fatal(err)
+	if n := p.metric(t, "model_reload_failures_total"); n != 1 {
+		t.Errorf("model_reload_failures_total %v, want the refusal counted once", n)
 	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), "model_reload_failures_total 1\n") {
-		t.Errorf("the refusal is not counted once:\n%s", grep(string(metrics), "reload"))
-	}
-	if err := os.WriteFile(file+".whole", whole, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(file+".whole", file); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, file, whole)
 	v2 := trainInto(t, store)
-	promote = exec.Command(binary, "promote", "-store", store, "-alias", "champion", "-reason", "after the repair", v2)
-	promote.Env = cleanEnv()
-	if out, err := promote.CombinedOutput(); err != nil {
-		t.Fatalf("promote after the repair: %v\n%s", err, out)
-	}
+	mustRun(t, "promote", "-store", store, "-alias", "champion", "-reason", "after the repair", v2)
 	p.waitServing(t, v2)
 	p.stop(t)
+}
+
+// replaceFile puts data at path in one step, written beside it and renamed
+// over it, as the store writes: a watcher sees the old file or the new one,
+// never an empty one between.
+func replaceFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path+".new", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
 }
