@@ -117,8 +117,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	// massText waits for the prediction and reads it; while the script
-	// fetches a new result the element can be there but still empty, so
-	// it polls until the text is not (up to 10 s).
+	// fetches a new result the element can be there but still empty, or
+	// be replaced between finding it and reading it ("No node with given
+	// id found"), so it polls until the text is read and not empty (up to
+	// 10 s).
 	massText := func(ctx context.Context) string {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.WaitVisible(css("[data-testid=mass]"))); err != nil {
@@ -126,10 +128,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			m, err := chromedp.Run(ctx, chromedp.Text(css("[data-testid=mass]")))
-			if err != nil {
-				t.Fatal(err)
+			if err == nil && m != "" {
+				return m
 			}
-			if m != "" || time.Now().After(deadline) {
+			if time.Now().After(deadline) {
+				if err != nil {
+					t.Fatalf("reading the prediction: %v", err)
+				}
 				return m
 			}
 		}
