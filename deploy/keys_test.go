@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,6 +108,54 @@ func TestAPIKeysMounted(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestComposeFrontendKeyIsASecret: in compose, the frontend's key reaches it
+// as a compose secret, not a bind mount, at the directory that staging's and
+// prod's FRONTEND_MODEL_API_KEY_FILE names; and the secret is the directory
+// that deploy/keys/README.md tells users to fill.
+func TestComposeFrontendKeyIsASecret(t *testing.T) {
+	var c struct {
+		Services map[string]struct {
+			Volumes []string
+			Secrets []struct{ Source, Target string }
+		}
+		Secrets map[string]struct{ File string }
+	}
+	b, err := os.ReadFile("../compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	front := c.Services["frontend-service"]
+	if len(front.Secrets) != 1 || front.Secrets[0].Source != "frontend-keys" {
+		t.Fatalf("frontend-service secrets %+v, want the one secret frontend-keys", front.Secrets)
+	}
+	if want := "${PENGUINS_KEYS:-./deploy/keys}/frontend"; c.Secrets["frontend-keys"].File != want {
+		t.Errorf("secret frontend-keys is %q, want %q", c.Secrets["frontend-keys"].File, want)
+	}
+	for _, v := range front.Volumes {
+		if strings.Contains(v, "keys") {
+			t.Errorf("frontend-service also mounts %q: the key comes only as the secret", v)
+		}
+	}
+	for _, env := range []string{"staging", "prod"} {
+		b, err := os.ReadFile(filepath.Join("env", env, "frontend.env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file string
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "FRONTEND_MODEL_API_KEY_FILE="); ok {
+				file = v
+			}
+		}
+		if dir := front.Secrets[0].Target; file == "" || filepath.Dir(file) != dir {
+			t.Errorf("%s: FRONTEND_MODEL_API_KEY_FILE=%q is not in the secret's target %q", env, file, dir)
 		}
 	}
 }
