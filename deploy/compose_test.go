@@ -206,14 +206,14 @@ func testCompose(t *testing.T, c *compose) {
 	c.printf("prod on a fresh store serves the board's champion %s to keys only; the frontend calls with its own", md.Version)
 }
 
-// makeKeys makes a keys directory for compose (PENGUINS_KEYS): the model
-// service's keys file, with a key for the frontend (predict, read) and a
-// read-only one it returns for the test, and the frontend's key file; all
-// readable by the containers' user.
+// makeKeys makes a keys directory for compose (PENGUINS_KEYS), laid out
+// as deploy/keys for prod: the model service's keys file, with a key for
+// the frontend (predict, read) and a read-only one it returns for the test,
+// and the frontend's key file; all readable by the containers' user.
 func makeKeys(t *testing.T) (dir, reader string) {
 	t.Helper()
 	dir = t.TempDir()
-	for _, d := range []string{dir, filepath.Join(dir, "model"), filepath.Join(dir, "frontend")} {
+	for _, d := range []string{dir, filepath.Join(dir, "prod"), filepath.Join(dir, "prod", "model")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +221,7 @@ func makeKeys(t *testing.T) (dir, reader string) {
 			t.Fatal(err)
 		}
 	}
-	file := filepath.Join(dir, "model", "api-keys")
+	file := filepath.Join(dir, "prod", "model", "api-keys")
 	add := func(name, scope string) string {
 		out, err := exec.Command(binary(t, "model-service"), "keys", "add", "-file", file, "-name", name, "-scope", scope).Output()
 		if err != nil {
@@ -229,7 +229,7 @@ func makeKeys(t *testing.T) (dir, reader string) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if err := os.WriteFile(filepath.Join(dir, "frontend", "model-api-key"), []byte(add("frontend", "predict,read")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "prod", "frontend-model-api-key"), []byte(add("frontend", "predict,read")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir, add("e2e-reader", "read")

@@ -113,9 +113,10 @@ func TestAPIKeysMounted(t *testing.T) {
 }
 
 // TestComposeFrontendKeyIsASecret: in compose, the frontend's key reaches it
-// as a compose secret, not a bind mount, at the directory that staging's and
-// prod's FRONTEND_MODEL_API_KEY_FILE names; and the secret is the directory
-// that deploy/keys/README.md tells users to fill.
+// as a compose secret, not a bind mount, read from the environment's own
+// directory of keys, at the file that staging's and prod's
+// FRONTEND_MODEL_API_KEY_FILE names; and dev's stand-in exists and is
+// empty, so that a fresh clone starts with no setup.
 func TestComposeFrontendKeyIsASecret(t *testing.T) {
 	var c struct {
 		Services map[string]struct {
@@ -132,11 +133,11 @@ func TestComposeFrontendKeyIsASecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	front := c.Services["frontend-service"]
-	if len(front.Secrets) != 1 || front.Secrets[0].Source != "frontend-keys" {
-		t.Fatalf("frontend-service secrets %+v, want the one secret frontend-keys", front.Secrets)
+	if len(front.Secrets) != 1 || front.Secrets[0].Source != "frontend-model-api-key" {
+		t.Fatalf("frontend-service secrets %+v, want the one secret frontend-model-api-key", front.Secrets)
 	}
-	if want := "${PENGUINS_KEYS:-./deploy/keys}/frontend"; c.Secrets["frontend-keys"].File != want {
-		t.Errorf("secret frontend-keys is %q, want %q", c.Secrets["frontend-keys"].File, want)
+	if want := "${PENGUINS_KEYS:-./deploy/keys}/${PENGUINS_ENV:-dev}/frontend-model-api-key"; c.Secrets["frontend-model-api-key"].File != want {
+		t.Errorf("secret frontend-model-api-key is %q, want %q", c.Secrets["frontend-model-api-key"].File, want)
 	}
 	for _, v := range front.Volumes {
 		if strings.Contains(v, "keys") {
@@ -154,8 +155,11 @@ func TestComposeFrontendKeyIsASecret(t *testing.T) {
 				file = v
 			}
 		}
-		if dir := front.Secrets[0].Target; file == "" || filepath.Dir(file) != dir {
-			t.Errorf("%s: FRONTEND_MODEL_API_KEY_FILE=%q is not in the secret's target %q", env, file, dir)
+		if target := front.Secrets[0].Target; file == "" || file != target {
+			t.Errorf("%s: FRONTEND_MODEL_API_KEY_FILE=%q, but the secret is at %q", env, file, target)
 		}
+	}
+	if fi, err := os.Stat("keys/dev/frontend-model-api-key"); err != nil || fi.Size() != 0 {
+		t.Errorf("dev's stand-in key file: %v (want an empty file)", err)
 	}
 }
