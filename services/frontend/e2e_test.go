@@ -202,6 +202,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if _, err := api.Predict(context.Background(), shifted, modelapi.PredictOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The shadow scores them off the response path: the page is loaded
+	// once it has (or after 10 s, and the shadow's check below says so).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if sh, err := api.Shadow(context.Background()); err == nil && sh.Records >= uint64(len(shifted)) {
+			break
+		}
+	}
 	drift, err := api.Drift(context.Background())
 	if err != nil {
 		t.Fatal(err)
