@@ -42,6 +42,7 @@ type Limits struct {
 type Server struct {
 	echo    *echo.Echo
 	log     *zap.Logger
+	lines   *service.Lines // log's fast path for the prediction events; nil: through zap
 	limits  Limits
 	build   buildinfo.Info
 	reg     *prometheus.Registry
@@ -102,7 +103,7 @@ func (sv *served) blob(c echo.Context, body []byte) error {
 // New returns a Server with its routes registered. It is not ready until
 // SetModel is called.
 func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) {
-	s := &Server{log: log, limits: limits, build: build, reg: prometheus.NewRegistry(), drift: DefaultDrift}
+	s := &Server{log: log, lines: service.LinesFor(log), limits: limits, build: build, reg: prometheus.NewRegistry(), drift: DefaultDrift}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newModelMetrics(s.reg)
 	s.reg.MustRegister(driftCollector{s}, performanceCollector{s})
