@@ -82,7 +82,8 @@ bench: ## benchmarks with -benchmem, figures and ratios against targets and the 
 
 compose-up: ## docker compose up --build with no registry: the Go build image imported from this machine, FROM scratch (PENGUINS_ENV picks the environment)
 	@image=$$(deploy/offline-context.sh .cache/compose); \
-	cd .cache/compose && BUILD_IMAGE=$$image RUNTIME_IMAGE=scratch COMPOSE_PROJECT_NAME=penguins \
+	keys=$${PENGUINS_KEYS:-$(CURDIR)/deploy/keys}; \
+	cd .cache/compose && BUILD_IMAGE=$$image RUNTIME_IMAGE=scratch COMPOSE_PROJECT_NAME=penguins PENGUINS_KEYS=$$keys \
 	$$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) up --build
 
 compose-test: ## the compose end-to-end test under each Compose installed, v1 and v2 (COMPOSE=v2 picks one): no-registry images, up, agree, stop/start, restart under load, down -v
