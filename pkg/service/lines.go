@@ -1,7 +1,9 @@
 package service
 
 import (
+	"bytes"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -28,10 +30,12 @@ type Lines struct {
 
 // LinesFor returns the fast path of log, or nil when log is not one of
 // NewLogger's (a test's observer, a wrapped core) or is named: callers
-// then log through zap, which gives the same line.
+// then log through zap, which gives the same line. It is nil too when
+// log's level is above info (NewLogger's level is fixed), so callers
+// need not ask.
 func LinesFor(log *zap.Logger) *Lines {
 	c, ok := log.Core().(*flushOnError)
-	if !ok || log.Name() != "" || c.ctx == nil {
+	if !ok || log.Name() != "" || c.ctx == nil || !c.Enabled(zapcore.InfoLevel) {
 		return nil
 	}
 	return &Lines{w: c.w, ctx: c.ctx}
@@ -168,47 +172,25 @@ func appendJSONString(b *buffer.Buffer, s string) {
 
 const hexDigits = "0123456789abcdef"
 
-// encodeContext returns fields as the JSON encoder writes them into a
-// line, without braces: `"service":"model-service",…`.
-func encodeContext(fields []zapcore.Field) []byte {
-	enc := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
-		EncodeDuration: millisDuration, NewReflectedEncoder: newRawEncoder, SkipLineEnding: true,
-	})
-	buf, err := enc.EncodeEntry(zapcore.Entry{}, fields)
-	if err != nil {
-		return nil
-	}
-	defer buf.Free()
-	b := buf.Bytes()
-	if len(b) < 2 {
-		return nil
-	}
-	return append([]byte{}, b[1:len(b)-1]...)
-}
-
-// millisDuration encodes durations as float milliseconds; fields carrying
-// them end in _ms.
-func millisDuration(d time.Duration, pe zapcore.PrimitiveArrayEncoder) {
-	pe.AppendFloat64(float64(d) / 1e6)
-}
-
 // appendContext is the context of a core whose context was ctx, after
-// With(fields); nil (no fast path) if they cannot be encoded.
+// With(fields), encoded as NewLogger's encoder writes it into a line:
+// `"service":"model-service",…`. It is nil (no fast path) when ctx is, or
+// when the fields cannot be encoded.
 func appendContext(ctx []byte, fields []zapcore.Field) []byte {
 	if ctx == nil {
 		return nil
 	}
-	more := encodeContext(fields)
-	if more == nil {
+	cfg := encoderConfig()
+	cfg.LevelKey, cfg.TimeKey, cfg.MessageKey, cfg.NameKey, cfg.CallerKey, cfg.FunctionKey, cfg.StacktraceKey = "", "", "", "", "", "", ""
+	cfg.SkipLineEnding = true
+	buf, err := zapcore.NewJSONEncoder(cfg).EncodeEntry(zapcore.Entry{}, fields)
+	if err != nil {
 		return nil
 	}
-	switch {
-	case len(more) == 0:
-		return ctx
-	case len(ctx) == 0:
-		return more
+	defer buf.Free()
+	more := bytes.TrimSuffix(bytes.TrimPrefix(buf.Bytes(), []byte("{")), []byte("}"))
+	if len(ctx) > 0 && len(more) > 0 {
+		ctx = append(slices.Clip(ctx), ',')
 	}
-	out := make([]byte, 0, len(ctx)+1+len(more))
-	out = append(append(append(out, ctx...), ','), more...)
-	return out
+	return append(slices.Clip(ctx), more...)
 }

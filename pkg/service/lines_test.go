@@ -37,7 +37,7 @@ func TestLinesMatchZap(t *testing.T) {
 	var out lockedBuffer
 	base, flush := NewLogger(&out, "model-service", "test", "v\"1", zapcore.InfoLevel)
 	defer flush()
-	for _, log := range []*zap.Logger{base, base.With(zap.String("listener", "metrics"), zap.Int("n", 2), zap.Duration("d_ms", time.Second))} {
+	for _, log := range []*zap.Logger{base, base.With(zap.String("listener", "metrics"), zap.Int("n", 2), zap.Duration("d_ms", time.Second), zap.Time("since", time.Date(2026, 12, 2, 17, 0, 0, 5, time.UTC)))} {
 		lines := LinesFor(log)
 		if lines == nil {
 			t.Fatal("LinesFor returned nil for NewLogger's logger")
@@ -88,14 +88,17 @@ func (r rawString) AppendRawJSON(b *buffer.Buffer) {
 func (r rawString) MarshalJSON() ([]byte, error) { return json.Marshal(string(r)) }
 
 // TestLinesForOnlyNewLoggers: a logger that is not NewLogger's (an
-// observer, a wrapped core) or that is named has no fast path, so its
-// events go through zap, where observers see them.
+// observer, a wrapped core), that is named, or that writes nothing at info
+// has no fast path, so its events go through zap, where observers see them
+// (and a logger at warn drops them).
 func TestLinesForOnlyNewLoggers(t *testing.T) {
 	log, flush := NewLogger(&lockedBuffer{}, "svc", "test", "v1", zapcore.InfoLevel)
 	defer flush()
+	warn, flushWarn := NewLogger(&lockedBuffer{}, "svc", "test", "v1", zapcore.WarnLevel)
+	defer flushWarn()
 	core, _ := observer.New(zapcore.InfoLevel)
 	for name, l := range map[string]*zap.Logger{
-		"observer": zap.New(core), "wrapped": throughZap(log), "named": log.Named("sub"), "nop": zap.NewNop(),
+		"observer": zap.New(core), "wrapped": throughZap(log), "named": log.Named("sub"), "nop": zap.NewNop(), "at warn": warn,
 	} {
 		if LinesFor(l) != nil {
 			t.Errorf("%s: LinesFor gave a fast path", name)

@@ -34,17 +34,22 @@ const (
 // write to finish, and a fast path for the request path's own info lines
 // (LinesFor).
 func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (*zap.Logger, func()) {
+	ws := newLogWriter(zapcore.AddSync(w), LogBufferSize, LogFlushInterval)
+	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), ws, level), ws, []byte{}}
+	log := zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).
+		With(zap.String("service", service), zap.String("env", env), zap.String("version", version))
+	return log, func() { _ = ws.Stop() }
+}
+
+// encoderConfig is NewLogger's JSON encoding, which Lines writes too.
+func encoderConfig() zapcore.EncoderConfig {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "time"
 	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	// Durations as float milliseconds; fields carrying them end in _ms.
-	enc.EncodeDuration = millisDuration
+	enc.EncodeDuration = func(d time.Duration, pe zapcore.PrimitiveArrayEncoder) { pe.AppendFloat64(float64(d) / 1e6) }
 	enc.NewReflectedEncoder = newRawEncoder
-	ws := newLogWriter(zapcore.AddSync(w), LogBufferSize, LogFlushInterval)
-	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, level), ws, []byte{}}
-	log := zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).
-		With(zap.String("service", service), zap.String("env", env), zap.String("version", version))
-	return log, func() { _ = ws.Stop() }
+	return enc
 }
 
 // flushOnError writes an entry at error level or above, and every line

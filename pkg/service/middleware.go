@@ -185,9 +185,7 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 				bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(), apiKey: r.apiKey,
 			}
 			if lvl == zap.InfoLevel && lines != nil {
-				if log.Core().Enabled(lvl) {
-					a.write(lines.Info("request"))
-				}
+				a.write(lines.Info("request"))
 			} else if ce := log.Check(lvl, "request"); ce != nil {
 				e := a // only this copy escapes to the heap
 				ce.Write(zap.Inline(&e))

@@ -104,12 +104,8 @@ var reasonBits = [...]massmodel.Extrapolation{massmodel.OutsideTrainingRange, ma
 // logRequested writes the "prediction requested" event.
 func (s *Server) logRequested(pl *predictionLog, id, endpoint string, rows int) {
 	if s.lines != nil {
-		if s.log.Core().Enabled(zap.InfoLevel) {
-			s.lines.Info("prediction requested").Str("request_id", id).Str("endpoint", endpoint).Int("rows", int64(rows)).Write()
-		}
-		return
-	}
-	if ce := s.log.Check(zap.InfoLevel, "prediction requested"); ce != nil {
+		s.lines.Info("prediction requested").Str("request_id", id).Str("endpoint", endpoint).Int("rows", int64(rows)).Write()
+	} else if ce := s.log.Check(zap.InfoLevel, "prediction requested"); ce != nil {
 		pl.requested = requestedEvent{id: id, endpoint: endpoint, rows: rows}
 		ce.Write(zap.Inline(&pl.requested))
 	}
