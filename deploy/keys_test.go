@@ -145,16 +145,7 @@ func TestComposeFrontendKeyIsASecret(t *testing.T) {
 		}
 	}
 	for _, env := range []string{"staging", "prod"} {
-		b, err := os.ReadFile(filepath.Join("env", env, "frontend.env"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var file string
-		for line := range strings.Lines(string(b)) {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "FRONTEND_MODEL_API_KEY_FILE="); ok {
-				file = v
-			}
-		}
+		file := envFile(t, filepath.Join("env", env, "frontend.env"))["FRONTEND_MODEL_API_KEY_FILE"]
 		if target := front.Secrets[0].Target; file == "" || file != target {
 			t.Errorf("%s: FRONTEND_MODEL_API_KEY_FILE=%q, but the secret is at %q", env, file, target)
 		}
