@@ -180,15 +180,20 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			if status >= http.StatusInternalServerError {
 				lvl = zap.ErrorLevel
 			}
-			a := accessEntry{
-				id: id, method: req.Method, route: route, uri: Clip(req.RequestURI, maxLoggedURI), status: status, latency: elapsed,
-				bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(), apiKey: r.apiKey,
+			// The entry is made only for a line that is written: the
+			// client's address takes work (trusted proxies).
+			access := func() accessEntry {
+				return accessEntry{
+					id: id, method: req.Method, route: route, uri: Clip(req.RequestURI, maxLoggedURI), status: status, latency: elapsed,
+					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(), apiKey: r.apiKey,
+				}
 			}
 			if lvl == zap.InfoLevel && lines != nil {
+				a := access()
 				a.write(lines.Info("request"))
 			} else if ce := log.Check(lvl, "request"); ce != nil {
-				e := a // only this copy escapes to the heap
-				ce.Write(zap.Inline(&e))
+				a := access()
+				ce.Write(zap.Inline(&a))
 			}
 			return nil
 		}
