@@ -44,18 +44,54 @@ func LinesFor(log *zap.Logger) *Lines {
 // linesPool holds the lines' buffers, as zap's pool holds its encoders'.
 var linesPool = buffer.NewPool()
 
-// Info starts an info-level line with message msg. Finish it with Write.
-func (l *Lines) Info(msg string) Line {
+// Event is one of the request path's info-level events: its message and
+// the logger's context, encoded once, so that a line encodes only its time
+// and fields.
+type Event struct {
+	w    *logWriter
+	head string // `,"msg":"…",<context>`
+}
+
+// Event returns the event with message msg.
+func (l *Lines) Event(msg string) *Event {
 	b := linesPool.Get()
-	b.AppendString(`{"level":"info","time":"`)
-	b.AppendTime(time.Now(), time.RFC3339Nano)
-	b.AppendString(`","msg":`)
+	defer b.Free()
+	b.AppendString(`,"msg":`)
 	appendJSONString(b, msg)
 	if len(l.ctx) > 0 {
 		b.AppendByte(',')
 		b.AppendBytes(l.ctx)
 	}
-	return Line{b: b, w: l.w}
+	return &Event{w: l.w, head: b.String()}
+}
+
+// Info starts a line of the event with message msg, at the present time.
+// Finish it with Write. On the request path, make the Event once instead.
+func (l *Lines) Info(msg string) Line { return l.Event(msg).At(time.Now()) }
+
+// At starts a line of the event, logged at t (the caller's time.Now,
+// which it may have read for another purpose). Finish it with Write.
+func (e *Event) At(t time.Time) Line {
+	b := linesPool.Get()
+	b.AppendString(`{"level":"info","time":"`)
+	b.AppendTime(t, time.RFC3339Nano)
+	b.AppendByte('"')
+	b.AppendString(e.head)
+	return Line{b: b, w: e.w}
+}
+
+// Key is a field's key, encoded once (`,"name":`), so that writing a line
+// escapes only its values.
+type Key struct{ enc string }
+
+// NewKey encodes name as a field's key.
+func NewKey(name string) Key {
+	b := linesPool.Get()
+	defer b.Free()
+	b.AppendByte(',')
+	appendJSONString(b, name)
+	b.AppendByte(':')
+	return Key{b.String()}
 }
 
 // Line is one line being written. Its methods add fields in order.
@@ -64,38 +100,32 @@ type Line struct {
 	w *logWriter
 }
 
-func (ln Line) key(k string) {
-	ln.b.AppendByte(',')
-	appendJSONString(ln.b, k)
-	ln.b.AppendByte(':')
-}
-
 // Str adds a string field.
-func (ln Line) Str(k, v string) Line {
-	ln.key(k)
+func (ln Line) Str(k Key, v string) Line {
+	ln.b.AppendString(k.enc)
 	appendJSONString(ln.b, v)
 	return ln
 }
 
 // Int adds an integer field.
-func (ln Line) Int(k string, v int64) Line {
-	ln.key(k)
+func (ln Line) Int(k Key, v int64) Line {
+	ln.b.AppendString(k.enc)
 	ln.b.AppendInt(v)
 	return ln
 }
 
 // Millis adds a duration as float milliseconds, as NewLogger's encoder
 // writes durations.
-func (ln Line) Millis(k string, d time.Duration) Line {
-	ln.key(k)
+func (ln Line) Millis(k Key, d time.Duration) Line {
+	ln.b.AppendString(k.enc)
 	appendJSONFloat(ln.b, float64(d)/1e6)
 	return ln
 }
 
 // Raw adds a field whose value writes its own JSON (as with zap.Reflect
 // through NewLogger).
-func (ln Line) Raw(k string, v RawJSON) Line {
-	ln.key(k)
+func (ln Line) Raw(k Key, v RawJSON) Line {
+	ln.b.AppendString(k.enc)
 	v.AppendRawJSON(ln.b)
 	return ln
 }

@@ -46,7 +46,7 @@ func TestLinesMatchZap(t *testing.T) {
 			d, n := durations[i%len(durations)], ints[i%len(ints)]
 			raw := rawString(s)
 			throughZap(log).Info(s, zap.String(s, s), zap.Duration("latency_ms", d), zap.Int64("n", n), zap.Reflect("raw", raw))
-			lines.Info(s).Str(s, s).Millis("latency_ms", d).Int("n", n).Raw("raw", raw).Write()
+			lines.Info(s).Str(NewKey(s), s).Millis(NewKey("latency_ms"), d).Int(NewKey("n"), n).Raw(NewKey("raw"), raw).Write()
 		}
 	}
 	if err := base.Sync(); err != nil {

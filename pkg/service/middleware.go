@@ -20,8 +20,8 @@ import (
 	"github.com/palmerops/penguins/pkg/requestid"
 )
 
-// requestIDKey is the X-Request-ID header's canonical key, for setting it
-// without canonicalising it on every request.
+// requestIDKey is the X-Request-ID header's canonical key, for reading and
+// setting it without canonicalising it on every request.
 var requestIDKey = http.CanonicalHeaderKey(requestid.Header)
 
 // RequestID returns the request id of c ("" outside Observe).
@@ -139,12 +139,18 @@ func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
 // echoing it), turns a panic into a 500, hands errors to Echo's error
 // handler, counts and times the request, and writes one access-log line.
 func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
-	lines := LinesFor(log)
+	var access *Event // the fast path's access line; nil: through zap
+	if lines := LinesFor(log); lines != nil {
+		access = lines.Event("request")
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			req := c.Request()
-			id := req.Header.Get(requestid.Header)
+			var id string
+			if v := req.Header[requestIDKey]; len(v) > 0 {
+				id = v[0] // Get would canonicalise the key again, allocating
+			}
 			if !requestid.Valid(id) {
 				id = requestid.New()
 			}
@@ -174,7 +180,8 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			if gone {
 				status = StatusClientClosedRequest
 			}
-			elapsed := time.Since(start)
+			end := time.Now() // also the access line's time
+			elapsed := end.Sub(start)
 			m.observe(route, req.Method, status, elapsed)
 			lvl := zap.InfoLevel
 			if status >= http.StatusInternalServerError {
@@ -182,17 +189,17 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			}
 			// The entry is made only for a line that is written: the
 			// client's address takes work (trusted proxies).
-			access := func() accessEntry {
+			entry := func() accessEntry {
 				return accessEntry{
 					id: id, method: req.Method, route: route, uri: Clip(req.RequestURI, maxLoggedURI), status: status, latency: elapsed,
 					bytesIn: req.ContentLength, bytesOut: c.Response().Size, remote: c.RealIP(), apiKey: r.apiKey,
 				}
 			}
-			if lvl == zap.InfoLevel && lines != nil {
-				a := access()
-				a.write(lines.Info("request"))
+			if lvl == zap.InfoLevel && access != nil {
+				a := entry()
+				a.write(access.At(end))
 			} else if ce := log.Check(lvl, "request"); ce != nil {
-				a := access()
+				a := entry()
 				ce.Write(zap.Inline(&a))
 			}
 			return nil
@@ -280,14 +287,21 @@ type accessEntry struct {
 // write writes the access line through the fast path, with the fields of
 // MarshalLogObject in its order.
 func (a *accessEntry) write(ln Line) {
-	ln = ln.Str("request_id", a.id).Str("method", a.method).Str("route", a.route).Str("uri", a.uri).
-		Int("status", int64(a.status)).Millis("latency_ms", a.latency).
-		Int("bytes_in", a.bytesIn).Int("bytes_out", a.bytesOut).Str("remote", a.remote)
+	ln = ln.Str(keyRequestID, a.id).Str(keyMethod, a.method).Str(keyRoute, a.route).Str(keyURI, a.uri).
+		Int(keyStatus, int64(a.status)).Millis(keyLatency, a.latency).
+		Int(keyBytesIn, a.bytesIn).Int(keyBytesOut, a.bytesOut).Str(keyRemote, a.remote)
 	if a.apiKey != "" {
-		ln = ln.Str("api_key", a.apiKey)
+		ln = ln.Str(keyAPIKey, a.apiKey)
 	}
 	ln.Write()
 }
+
+// The access line's keys, for its fast path.
+var (
+	keyRequestID, keyMethod, keyRoute, keyURI = NewKey("request_id"), NewKey("method"), NewKey("route"), NewKey("uri")
+	keyStatus, keyLatency, keyBytesIn         = NewKey("status"), NewKey("latency_ms"), NewKey("bytes_in")
+	keyBytesOut, keyRemote, keyAPIKey         = NewKey("bytes_out"), NewKey("remote"), NewKey("api_key")
+)
 
 func (a *accessEntry) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("request_id", a.id)

@@ -20,10 +20,7 @@ func (s *Server) encodePrediction(out *bytes.Buffer, sv *served, inputs []massmo
 	sc.format()
 	b = append(b, `{"predict":`...)
 	b = sc.fitText.appendArray(b, 0, len(sc.fit))
-	b = append(b, `,"model":`...)
-	b = strconv.AppendQuote(b, sv.artifact.Name)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendQuote(b, sv.artifact.Version)
+	b = append(b, sv.modelFields...)
 	if opts.interval {
 		b = append(b, `,"interval":{"level":0.95,"lower":`...)
 		b = sc.lowerText.appendArray(b, 0, len(sc.lower))

@@ -45,8 +45,8 @@ func TestPredictionLinesMatchZap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (srv.lines != nil) != fast {
-			t.Fatalf("fast path %v, want %v", srv.lines != nil, fast)
+		if (srv.returned != nil) != fast {
+			t.Fatalf("fast path %v, want %v", srv.returned != nil, fast)
 		}
 		if err := srv.SetModel(context.Background(), Loaded{Artifact: a, Model: m, From: "test"}); err != nil {
 			t.Fatal(err)

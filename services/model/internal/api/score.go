@@ -22,6 +22,10 @@ type scores struct {
 	extrapolated  int
 	byReason      [len(reasonBits)]int
 
+	// When they were scored, if anything asked (the drift window, the
+	// prediction log, the "prediction returned" line).
+	at time.Time
+
 	// The predictions as JSON text, once format has run.
 	formatted                     bool
 	fitText, lowerText, upperText numbers
@@ -74,16 +78,16 @@ func (s *Server) score(id, endpoint string, sv *served, inputs []massmodel.Input
 	}
 	s.metrics.predicted.observe(sc.fit)
 	s.metrics.byEndpoint[endpoint].Add(float64(len(inputs)))
-	var now time.Time
-	if sv.drift != nil || s.predlog != nil {
-		now = time.Now()
+	sc.at = time.Time{}
+	if sv.drift != nil || s.predlog != nil || s.returned != nil {
+		sc.at = time.Now()
 	}
 	if sv.drift != nil {
-		sv.drift.Add(inputs, sc.fit, sc.extrapolation, now)
+		sv.drift.Add(inputs, sc.fit, sc.extrapolation, sc.at)
 	}
 	if s.predlog != nil {
 		// Copies what it keeps: the caller reuses these slices.
-		s.predlog.Log(now, id, endpoint, sv.artifact.Version, inputs, sc.fit, sc.lower, sc.upper)
+		s.predlog.Log(sc.at, id, endpoint, sv.artifact.Version, inputs, sc.fit, sc.lower, sc.upper)
 	}
 	if s.shadow != nil {
 		s.shadow.Offer(sv.artifact.Version, inputs, sc.fit)
@@ -103,8 +107,8 @@ var reasonBits = [...]massmodel.Extrapolation{massmodel.OutsideTrainingRange, ma
 
 // logRequested writes the "prediction requested" event.
 func (s *Server) logRequested(pl *predictionLog, id, endpoint string, rows int) {
-	if s.lines != nil {
-		s.lines.Info("prediction requested").Str("request_id", id).Str("endpoint", endpoint).Int("rows", int64(rows)).Write()
+	if s.requested != nil {
+		s.requested.At(time.Now()).Str(keyRequestID, id).Str(keyEndpoint, endpoint).Int(keyRows, int64(rows)).Write()
 	} else if ce := s.log.Check(zap.InfoLevel, "prediction requested"); ce != nil {
 		pl.requested = requestedEvent{id: id, endpoint: endpoint, rows: rows}
 		ce.Write(zap.Inline(&pl.requested))
@@ -155,8 +159,8 @@ func (s *Server) logReturned(pl *predictionLog, id, endpoint, version string, in
 		r := &pl.lines[i]
 		*r = predictionRecord{id: id, endpoint: endpoint, version: version, inputs: inputs, bills: &pl.bills, sc: sc,
 			first: i * recordRowsPerLine, last: min((i+1)*recordRowsPerLine, len(inputs))}
-		if s.lines != nil {
-			r.write(s.lines.Info("prediction returned"))
+		if s.returned != nil {
+			r.write(s.returned.At(sc.at))
 		} else if ce := s.log.Check(zap.InfoLevel, "prediction returned"); ce != nil {
 			ce.Write(zap.Inline(r))
 		}
@@ -185,10 +189,16 @@ type predictionRecord struct {
 // write writes the line through the fast path, with the fields of
 // MarshalLogObject in its order.
 func (r *predictionRecord) write(ln service.Line) {
-	ln.Str("request_id", r.id).Str("endpoint", r.endpoint).Str("model_version", r.version).
-		Int("rows", int64(len(r.inputs))).Int("first_row", int64(r.first)).Int("out_of_range", int64(r.sc.extrapolated)).
-		Raw("inputs", recordInputs{r}).Raw("outputs", recordOutputs{r}).Write()
+	ln.Str(keyRequestID, r.id).Str(keyEndpoint, r.endpoint).Str(keyModelVersion, r.version).
+		Int(keyRows, int64(len(r.inputs))).Int(keyFirstRow, int64(r.first)).Int(keyOutOfRange, int64(r.sc.extrapolated)).
+		Raw(keyInputs, recordInputs{r}).Raw(keyOutputs, recordOutputs{r}).Write()
 }
+
+// The prediction events' keys, for their fast path.
+var (
+	keyRequestID, keyEndpoint, keyModelVersion, keyRows = service.NewKey("request_id"), service.NewKey("endpoint"), service.NewKey("model_version"), service.NewKey("rows")
+	keyFirstRow, keyOutOfRange, keyInputs, keyOutputs   = service.NewKey("first_row"), service.NewKey("out_of_range"), service.NewKey("inputs"), service.NewKey("outputs")
+)
 
 func (r *predictionRecord) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("request_id", r.id)

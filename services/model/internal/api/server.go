@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,6 @@ type Limits struct {
 type Server struct {
 	echo    *echo.Echo
 	log     *zap.Logger
-	lines   *service.Lines // log's fast path for the prediction events; nil: through zap
 	limits  Limits
 	build   buildinfo.Info
 	reg     *prometheus.Registry
@@ -50,6 +50,9 @@ type Server struct {
 	drift   DriftSettings
 	predlog *predlog.Writer // nil when the prediction log is off
 	shadow  Shadow          // nil when shadow scoring is off
+
+	// The prediction events through log's fast path; nil: through zap.
+	requested, returned *service.Event
 
 	auth          *auth.Authenticator // nil when auth is off: every route is open
 	metricsScoped bool                // /metrics has its own listener; here it needs the read scope
@@ -76,6 +79,7 @@ type served struct {
 	oipModel    []byte // GET /v2/models/{name}
 
 	versionHeader []string // X-Model-Version, shared by every answer
+	modelFields   string   // `,"model":…,"version":…` of /predict's answers
 	loadedAt      time.Time
 
 	drift       *drift.Tracker // nil when not tracking; driftReason says why
@@ -103,7 +107,10 @@ func (sv *served) blob(c echo.Context, body []byte) error {
 // New returns a Server with its routes registered. It is not ready until
 // SetModel is called.
 func New(log *zap.Logger, limits Limits, build buildinfo.Info) (*Server, error) {
-	s := &Server{log: log, lines: service.LinesFor(log), limits: limits, build: build, reg: prometheus.NewRegistry(), drift: DefaultDrift}
+	s := &Server{log: log, limits: limits, build: build, reg: prometheus.NewRegistry(), drift: DefaultDrift}
+	if lines := service.LinesFor(log); lines != nil {
+		s.requested, s.returned = lines.Event("prediction requested"), lines.Event("prediction returned")
+	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newModelMetrics(s.reg)
 	s.reg.MustRegister(driftCollector{s}, performanceCollector{s})
@@ -210,7 +217,8 @@ type Loaded struct {
 // it (metadata, prototype, diagnostics) is computed here, once.
 func (s *Server) SetModel(ctx context.Context, l Loaded) error {
 	a := l.Artifact
-	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version}, loadedAt: time.Now().UTC(), store: l.Store}
+	sv := &served{artifact: a, model: l.Model, versionHeader: []string{a.Version},
+		modelFields: `,"model":` + strconv.Quote(a.Name) + `,"version":` + strconv.Quote(a.Version), loadedAt: time.Now().UTC(), store: l.Store}
 	var err error
 	sv.metadata, err = json.Marshal(metadataOf(a, modelapi.Serving{
 		LoadedFrom: l.From, LoadedAt: time.Now().UTC(), Pinned: l.Pinned,
