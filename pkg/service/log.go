@@ -22,6 +22,10 @@ import (
 const (
 	LogFlushInterval = 100 * time.Millisecond
 	LogBufferSize    = 256 << 10
+
+	// pipeBuffer is the room growPipe gives a pipe the logs go into:
+	// four batches.
+	pipeBuffer = 4 * LogBufferSize
 )
 
 // NewLogger returns a JSON logger to w at level, tagged with the service
@@ -31,9 +35,13 @@ const (
 // It is built for the request path: no caller annotation (every event has
 // a distinct message, and unwinding the stack on every line cost more than
 // a prediction), no write syscall per line, no request waiting for a
-// write to finish, and a fast path for the request path's own info lines
-// (LinesFor).
+// write to finish, no batch waiting for a pipe's reader where it can be
+// helped (growPipe), and a fast path for the request path's own info
+// lines (LinesFor).
 func NewLogger(w io.Writer, service, env, version string, level zapcore.Level) (*zap.Logger, func()) {
+	if f, ok := w.(*os.File); ok {
+		growPipe(f)
+	}
 	ws := newLogWriter(zapcore.AddSync(w), LogBufferSize, LogFlushInterval)
 	core := &flushOnError{zapcore.NewCore(zapcore.NewJSONEncoder(encoderConfig()), ws, level), ws, []byte{}}
 	log := zap.New(core, zap.ErrorOutput(zapcore.Lock(os.Stderr))).

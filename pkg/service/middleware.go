@@ -34,6 +34,7 @@ func RequestID(c echo.Context) string { return requestid.From(c.Request().Contex
 type request struct {
 	context.Context
 	id, apiKey string
+	header     [1]string // the X-Request-ID header's value: id
 }
 
 func (r *request) RequestID() string { return r.id }
@@ -154,8 +155,8 @@ func Observe(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
 			if !requestid.Valid(id) {
 				id = requestid.New()
 			}
-			c.Response().Header()[requestIDKey] = []string{id}
-			r := &request{Context: req.Context(), id: id}
+			r := &request{Context: req.Context(), id: id, header: [1]string{id}}
+			c.Response().Header()[requestIDKey] = r.header[:]
 			c.SetRequest(req.WithContext(r))
 			m.inflight.Inc()
 			err := call(log, next, c, id)

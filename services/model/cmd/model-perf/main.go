@@ -369,6 +369,9 @@ func run(args []string) error {
 	// Last, on a fresh service of its own, with the others stopped.
 	for _, t := range targets {
 		t.stop()
+		if t.limit {
+			os.Remove(t.counts) // its log stays, as the others' do when checkLog fails
+		}
 	}
 	m, err := retainedMemory(ctx, c, c.port+len(targets))
 	if err != nil {

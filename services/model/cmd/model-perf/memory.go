@@ -41,6 +41,7 @@ func retainedMemory(ctx context.Context, c config, port int) (memoryResult, erro
 	defer func() {
 		t.stop()
 		os.Remove(t.log)
+		os.Remove(t.counts)
 	}()
 	pid := t.cmd.Process.Pid // taskset execs the service: the same process
 	url := "http://" + t.addr + "/predict"

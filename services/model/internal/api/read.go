@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"os"
@@ -32,7 +33,14 @@ func (s *Server) readJSON(c echo.Context) (*bytes.Buffer, error) {
 	if req.ContentLength > 0 {
 		buf.Grow(int(req.ContentLength))
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), req.Body, s.limits.MaxBodyBytes))
+	// A body of a stated length ends there (net/http's reader sees to it),
+	// and that length is within the limit; only a chunked one needs
+	// counting as it arrives.
+	var body io.Reader = req.Body
+	if req.ContentLength < 0 {
+		body = http.MaxBytesReader(c.Response(), req.Body, s.limits.MaxBodyBytes)
+	}
+	_, err := buf.ReadFrom(body)
 	if err != nil {
 		s.putBuffer(buf)
 		var mbe *http.MaxBytesError

@@ -305,6 +305,34 @@ func TestPredictBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A body of no stated length (chunked) is counted as it arrives: over
+	// the limit it is a 413 too, and within it, it is read whole.
+	rec := `{"bill_length_mm": 45, "species": "Gentoo", "sex": "male"}`
+	for _, c := range []struct {
+		body   string
+		status int
+	}{
+		{`[` + strings.Repeat(rec+`,`, 80) + rec + `]`, 413},
+		{`[` + rec + `,` + rec + `]`, 200},
+	} {
+		req, err := http.NewRequest(http.MethodPost, f.ts.URL+"/predict", io.MultiReader(strings.NewReader(c.body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := f.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if req.ContentLength != 0 || len(req.TransferEncoding) != 0 {
+			t.Fatalf("the request states a length (%d, %v): not chunked", req.ContentLength, req.TransferEncoding)
+		}
+		if resp.StatusCode != c.status {
+			t.Errorf("chunked body of %d bytes: status %d, want %d: %s", len(c.body), resp.StatusCode, c.status, b)
+		}
+	}
 	// Allowed values are listed for categorical fields.
 	_, b := f.predict(t, "", `{"bill_length_mm": 45, "species": "Emperor", "sex": "male"}`)
 	if p := decodeJSON[modelapi.Problem](t, b); fmt.Sprint(p.Errors[0].Allowed) != "[Adelie Chinstrap Gentoo]" {
